@@ -1,0 +1,38 @@
+import Foundation
+import Logging
+import Storage
+import SwitchboardCore
+
+/// Everything request handlers depend on, built once at start-up.
+public struct AppServices: Sendable {
+    public let database: Database
+    public let secrets: SecretBox
+    public let settings: ServerSettings
+    public let stores: Stores
+    public let adminTokens: AdminTokenService
+    public let authenticator: Authenticator
+    public let passwords: PasswordHasher
+    public let stats: RequestStats
+    public let migrator: Migrator
+    /// Connection tests per integration kind; kinds without an entry use `defaultTester`.
+    public var testers: [IntegrationKind: any ConnectionTester]
+    public var defaultTester: any ConnectionTester
+    public let logger: Logger
+
+    /// Prepares signing keys and wires the services. The database must already be migrated.
+    public static func make(
+        database: Database, secrets: SecretBox, settings: ServerSettings, stats: RequestStats, logger: Logger
+    ) async throws -> AppServices {
+        let stores = Stores(database, secrets: secrets)
+        let adminTokens = AdminTokenService(store: stores.signingKeys, lifetime: settings.adminTokenLifetime)
+        try await adminTokens.prepare()
+        let external = settings.externalJWT.map { ExternalJWTVerifier(settings: $0) }
+        return AppServices(
+            database: database, secrets: secrets, settings: settings, stores: stores, adminTokens: adminTokens,
+            authenticator: Authenticator(stores: stores, adminTokens: adminTokens, external: external),
+            passwords: PasswordHasher(cost: settings.bcryptCost), stats: stats, migrator: Migrator(), testers: [:],
+            defaultTester: ReachabilityTester(), logger: logger)
+    }
+
+    func tester(for kind: IntegrationKind) -> any ConnectionTester { testers[kind] ?? defaultTester }
+}

@@ -1,0 +1,160 @@
+import Foundation
+
+/// The hand-kept OpenAPI 3.1 description of every route. A test compares it with the router, so a
+/// route cannot be added without documenting it here.
+public enum OpenAPIDocument {
+    /// One documented operation.
+    struct Operation: Sendable {
+        enum Auth: Sendable { case none, ops, admin, superAdmin, tenant }
+        var method: String
+        var path: String
+        var summary: String
+        var tag: String
+        var auth: Auth
+        var body: BodySchema? = nil
+        var success: Int = 200
+    }
+
+    /// A flat JSON object body: property name → JSON type.
+    struct BodySchema: Sendable {
+        var properties: [String: String]
+        var required: [String]
+
+        var json: [String: Any] {
+            [
+                "type": "object", "additionalProperties": false, "required": required,
+                "properties": properties.mapValues { ["type": $0] },
+            ]
+        }
+    }
+
+    private static func object(_ properties: [String: String], required: [String] = []) -> BodySchema {
+        BodySchema(properties: properties, required: required)
+    }
+
+    static let operations: [Operation] = [
+        .init(method: "get", path: "/health", summary: "Liveness and readiness with component status (503 when not ready)", tag: "ops", auth: .none),
+        .init(method: "get", path: "/health/live", summary: "Liveness only: the process answers", tag: "ops", auth: .none),
+        .init(method: "get", path: "/stats", summary: "Request counters per tenant", tag: "ops", auth: .ops),
+        .init(method: "get", path: "/metrics", summary: "Prometheus metrics", tag: "ops", auth: .ops),
+        .init(method: "get", path: "/openapi.json", summary: "This document", tag: "ops", auth: .none),
+        .init(
+            method: "post", path: "/api/v1/auth/login", summary: "Exchange e-mail and password for an admin JWT",
+            tag: "auth", auth: .none, body: object(["email": "string", "password": "string"], required: ["email", "password"])),
+        .init(method: "get", path: "/api/v1/auth/me", summary: "Who the bearer credential belongs to", tag: "auth", auth: .admin),
+        .init(method: "get", path: "/api/v1/users", summary: "List admin users", tag: "users", auth: .superAdmin),
+        .init(
+            method: "post", path: "/api/v1/users", summary: "Create an admin user", tag: "users", auth: .superAdmin,
+            body: object(
+                ["email": "string", "password": "string", "role": "string", "tenant": "string"],
+                required: ["email", "password", "role"]), success: 201),
+        .init(method: "post", path: "/api/v1/users/{id}/disable", summary: "Disable a user (ends their sessions)", tag: "users", auth: .superAdmin),
+        .init(method: "post", path: "/api/v1/users/{id}/enable", summary: "Enable a user", tag: "users", auth: .superAdmin),
+        .init(method: "get", path: "/api/v1/tenants", summary: "List the tenants the caller may see", tag: "tenants", auth: .admin),
+        .init(
+            method: "post", path: "/api/v1/tenants", summary: "Create a tenant; returns its PBX token and first API token once",
+            tag: "tenants", auth: .superAdmin,
+            body: object(
+                ["slug": "string", "name": "string", "default_country": "string", "time_zone": "string"],
+                required: ["slug", "name"]), success: 201),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}", summary: "Show a tenant", tag: "tenants", auth: .tenant),
+        .init(
+            method: "patch", path: "/api/v1/tenants/{tenant}", summary: "Change a tenant's name, country or time zone",
+            tag: "tenants", auth: .admin,
+            body: object(["name": "string", "default_country": "string", "time_zone": "string"])),
+        .init(method: "delete", path: "/api/v1/tenants/{tenant}", summary: "Soft-delete a tenant (data kept, tokens stop)", tag: "tenants", auth: .superAdmin, success: 204),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/pbx-token", summary: "Reveal the PBX token", tag: "tenants", auth: .admin),
+        .init(method: "post", path: "/api/v1/tenants/{tenant}/pbx-token/rotate", summary: "Replace the PBX token", tag: "tenants", auth: .admin),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/integrations", summary: "List integrations (secrets masked)", tag: "integrations", auth: .tenant),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/integrations/{kind}", summary: "Show one integration", tag: "integrations", auth: .tenant),
+        .init(
+            method: "put", path: "/api/v1/tenants/{tenant}/integrations/{kind}",
+            summary: "Create or change an integration: settings replace, secrets merge (null removes)",
+            tag: "integrations", auth: .tenant, body: object(["enabled": "boolean", "settings": "object", "secrets": "object"])),
+        .init(method: "delete", path: "/api/v1/tenants/{tenant}/integrations/{kind}", summary: "Remove an integration and its secrets", tag: "integrations", auth: .tenant, success: 204),
+        .init(method: "post", path: "/api/v1/tenants/{tenant}/integrations/{kind}/enable", summary: "Enable (fails naming any missing field)", tag: "integrations", auth: .tenant),
+        .init(method: "post", path: "/api/v1/tenants/{tenant}/integrations/{kind}/disable", summary: "Disable", tag: "integrations", auth: .tenant),
+        .init(method: "post", path: "/api/v1/tenants/{tenant}/integrations/{kind}/test", summary: "Test the connection; the outcome is logged", tag: "integrations", auth: .tenant),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/tokens", summary: "List API tokens (never the tokens themselves)", tag: "tokens", auth: .admin),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/tokens", summary: "Issue an API token; shown once",
+            tag: "tokens", auth: .admin,
+            body: object(["name": "string", "scope": "string", "expires_at": "string"], required: ["name"]), success: 201),
+        .init(method: "delete", path: "/api/v1/tenants/{tenant}/tokens/{id}", summary: "Revoke an API token", tag: "tokens", auth: .admin, success: 204),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/logs", summary: "Integration log, newest first (filters: integration, status, before, limit)", tag: "logs", auth: .tenant),
+    ]
+
+    /// Method and path of every documented operation, e.g. `GET /api/v1/tenants/{tenant}`.
+    public static var documentedRoutes: Set<String> {
+        Set(operations.map { "\($0.method.uppercased()) \($0.path)" })
+    }
+
+    static func document() -> [String: Any] {
+        var paths: [String: [String: Any]] = [:]
+        for operation in operations {
+            var entry: [String: Any] = [
+                "summary": operation.summary, "tags": [operation.tag],
+                "operationId": operation.method + operation.path.replacingOccurrences(of: "/", with: "_")
+                    .replacingOccurrences(of: "{", with: "").replacingOccurrences(of: "}", with: "")
+                    .replacingOccurrences(of: ".", with: "_").replacingOccurrences(of: "-", with: "_"),
+                "responses": [
+                    String(operation.success): ["description": "success"],
+                    "default": [
+                        "description": "error",
+                        "content": ["application/json": ["schema": ["$ref": "#/components/schemas/Error"]]],
+                    ],
+                ],
+            ]
+            var parameters: [[String: Any]] = []
+            for name in ["tenant", "kind", "id"] where operation.path.contains("{\(name)}") {
+                parameters.append([
+                    "name": name, "in": "path", "required": true, "schema": ["type": "string"],
+                    "description": name == "tenant" ? "tenant id or slug" : name,
+                ])
+            }
+            if !parameters.isEmpty { entry["parameters"] = parameters }
+            entry["security"] = operation.auth == .none ? [] : [["bearer": [String]()]]
+            entry["x-switchboard-auth"] = "\(operation.auth)"
+            if let body = operation.body {
+                entry["requestBody"] = ["required": true, "content": ["application/json": ["schema": body.json]]]
+            }
+            paths[operation.path, default: [:]][operation.method] = entry
+        }
+        return [
+            "openapi": "3.1.0",
+            "info": [
+                "title": "Switchboard", "version": SwitchboardVersion.current,
+                "description": "Asterisk and company apps ↔ Bitrix24, amoCRM, RetailCRM; SQL mirror; charts.",
+            ],
+            "paths": paths,
+            "components": [
+                "securitySchemes": [
+                    "bearer": [
+                        "type": "http", "scheme": "bearer",
+                        "description": "admin JWT (POST /api/v1/auth/login), tenant API token (sbt_…), or external JWT",
+                    ]
+                ],
+                "schemas": [
+                    "Error": [
+                        "type": "object",
+                        "properties": [
+                            "error": [
+                                "type": "object", "required": ["code", "message"],
+                                "properties": [
+                                    "code": ["type": "string"], "message": ["type": "string"],
+                                    "field": ["type": "string"], "request_id": ["type": "string"],
+                                ],
+                            ]
+                        ],
+                    ]
+                ],
+            ],
+        ]
+    }
+
+    /// The document as JSON bytes.
+    public static let json: [UInt8] = {
+        let data = (try? JSONSerialization.data(withJSONObject: document(), options: [.sortedKeys, .prettyPrinted])) ?? Data()
+        return Array(data)
+    }()
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Hummingbird
+import Storage
+import SwitchboardCore
+
+/// `/api/v1/tenants/{tenant}/integrations…`: list, show, save, delete, enable, disable, test.
+struct IntegrationController {
+    let services: AppServices
+
+    func register(on tenant: RouterGroup<AppRequestContext>) {
+        tenant.get("integrations", use: list)
+        tenant.get("integrations/{kind}", use: show)
+        tenant.put("integrations/{kind}", use: save)
+        tenant.delete("integrations/{kind}", use: delete)
+        tenant.post("integrations/{kind}/enable") { request, context in try await toggle(context, enabled: true) }
+        tenant.post("integrations/{kind}/disable") { request, context in try await toggle(context, enabled: false) }
+        tenant.post("integrations/{kind}/test", use: test)
+    }
+
+    private func kind(_ context: AppRequestContext) throws -> IntegrationKind {
+        let name = try context.parameters.require("kind")
+        guard let kind = IntegrationKind(rawValue: name) else {
+            throw SwitchboardError.invalid(
+                "kind", "unknown integration '\(name)'; one of \(IntegrationKind.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        return kind
+    }
+
+    @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let items = try await services.stores.integrations.list(tenantID: tenant.id)
+        return try JSONResponse.make(ListView(items: items.map(IntegrationView.init)))
+    }
+
+    @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let kind = try kind(context)
+        guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: kind) else {
+            throw SwitchboardError.notFound("\(kind.rawValue) integration")
+        }
+        return try JSONResponse.make(IntegrationView(integration))
+    }
+
+    /// `settings` replaces the settings object; `secrets` merges (a `null` value removes a secret),
+    /// because clients never see the stored secrets and could not send them back.
+    struct SaveBody: StrictBody {
+        var enabled: Bool?
+        var settings: [String: JSONValue]?
+        var secrets: [String: String?]?
+        enum CodingKeys: String, CodingKey, CaseIterable { case enabled, settings, secrets }
+    }
+
+    @Sendable func save(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let kind = try kind(context)
+        let body = try await request.decodeJSON(SaveBody.self, limit: services.settings.maxBodyBytes)
+        let saved = try await services.stores.integrations.save(
+            tenantID: tenant.id, kind: kind,
+            change: .init(enabled: body.enabled, settings: body.settings, secrets: body.secrets))
+        context.logger.info(
+            "integration saved",
+            metadata: ["integration": "\(kind.rawValue)", "secrets": "\(saved.maskedSecrets.keys.sorted())"])
+        return try JSONResponse.make(IntegrationView(saved))
+    }
+
+    @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try await services.stores.integrations.delete(tenantID: try context.requireTenant().id, kind: try kind(context))
+        return Response(status: .noContent)
+    }
+
+    private func toggle(_ context: AppRequestContext, enabled: Bool) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let kind = try kind(context)
+        guard try await services.stores.integrations.find(tenantID: tenant.id, kind: kind) != nil else {
+            throw SwitchboardError.notFound("\(kind.rawValue) integration")
+        }
+        let saved = try await services.stores.integrations.save(
+            tenantID: tenant.id, kind: kind, change: .init(enabled: enabled))
+        return try JSONResponse.make(IntegrationView(saved))
+    }
+
+    /// Runs the connection test for the kind and records the outcome in the integration log.
+    @Sendable func test(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        let kind = try kind(context)
+        guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: kind) else {
+            throw SwitchboardError.notFound("\(kind.rawValue) integration")
+        }
+        let started = ContinuousClock.now
+        let result = await services.tester(for: kind).test(integration)
+        let elapsed = ContinuousClock.now - started
+        let summary = result.checks.map { "\($0.name): \($0.ok ? "ok" : "failed") — \($0.detail)" }.joined(separator: "; ")
+        try await services.stores.logs.append(
+            IntegrationLogEntry(
+                id: Identifiers.newID(), tenantID: tenant.id, integration: kind.rawValue, eventType: "connection_test",
+                status: result.ok ? .success : .error, requestData: nil, responseData: summary,
+                errorMessage: result.ok ? nil : result.checks.first(where: { !$0.ok })?.detail,
+                durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+                createdAt: Date()))
+        return try JSONResponse.make(result)
+    }
+}

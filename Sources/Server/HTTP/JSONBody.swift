@@ -1,0 +1,81 @@
+import Foundation
+import Hummingbird
+import NIOCore
+import SwitchboardCore
+
+/// A request body that names its allowed fields, so unknown fields are refused instead of silently ignored.
+public protocol StrictBody: Decodable {
+    associatedtype CodingKeys: CodingKey & CaseIterable
+}
+
+extension Request {
+    /// Reads and decodes a JSON object body, turning every problem into a 4xx naming the field.
+    func decodeJSON<Body: StrictBody>(_ type: Body.Type, limit: Int) async throws -> Body {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await self.body.collect(upTo: limit)
+        } catch {
+            throw SwitchboardError(
+                .tooLarge, code: "body_too_large", message: "request body exceeds \(limit) bytes", field: "body")
+        }
+        let data = Data(buffer: buffer)
+        guard !data.isEmpty else { throw SwitchboardError.invalid("body", "a JSON object body is required", code: "empty_body") }
+        guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
+            throw SwitchboardError.invalid("body", "the body is not valid JSON", code: "malformed_json")
+        }
+        guard let members = object as? [String: Any] else {
+            throw SwitchboardError.invalid("body", "the body must be a JSON object", code: "malformed_json")
+        }
+        let allowed = Set(Body.CodingKeys.allCases.map(\.stringValue))
+        if let unknown = members.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw SwitchboardError.invalid(
+                unknown, "unknown field '\(unknown)'; allowed: \(allowed.sorted().joined(separator: ", "))",
+                code: "unknown_field")
+        }
+        do {
+            return try JSONDecoder().decode(Body.self, from: data)
+        } catch let error as DecodingError {
+            throw Self.describe(error)
+        }
+    }
+
+    static func describe(_ error: DecodingError) -> SwitchboardError {
+        func path(_ keys: [any CodingKey]) -> String {
+            keys.map { $0.intValue.map { "[\($0)]" } ?? $0.stringValue }.joined(separator: ".")
+                .replacingOccurrences(of: ".[", with: "[")
+        }
+        switch error {
+        case .typeMismatch(let type, let context):
+            return .invalid(path(context.codingPath), "must be \(describe(type))", code: "wrong_type")
+        case .valueNotFound(let type, let context):
+            return .invalid(path(context.codingPath), "must be \(describe(type)), not null", code: "wrong_type")
+        case .keyNotFound(let key, let context):
+            return .invalid(path(context.codingPath + [key]), "is required", code: "missing_field")
+        case .dataCorrupted(let context):
+            let field = path(context.codingPath)
+            return .invalid(field.isEmpty ? "body" : field, context.debugDescription, code: "invalid_value")
+        @unknown default:
+            return .invalid("body", "the body could not be read", code: "malformed_json")
+        }
+    }
+
+    private static func describe(_ type: Any.Type) -> String {
+        switch type {
+        case is String.Type: "a string"
+        case is Bool.Type: "true or false"
+        case is Int.Type, is Double.Type, is Int64.Type: "a number"
+        case is [Any].Type: "an array"
+        default: type is any Collection.Type ? "an array or object" : "a value of type \(type)"
+        }
+    }
+}
+
+/// Builds JSON responses with the shared encoder.
+enum JSONResponse {
+    static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+        let data = try JSONCoding.encoder.encode(value)
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8"],
+            body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import Logging
+import PostgresKit
+import PostgresNIO
+import SQLKit
+import SQLiteKit
+import SQLiteNIO
+import SwitchboardCore
+
+/// Something repositories can run SQL on: the database itself (each call autocommits) or an open transaction.
+public protocol SQLRunner: Sendable {
+    var backend: DatabaseBackend { get }
+    /// Runs `body` with an `SQLDatabase`; the handle must not escape the closure.
+    func run<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R
+}
+
+/// The one database abstraction: SQLKit over an embedded SQLite file or a PostgreSQL server.
+///
+/// SQLite runs every statement through one connection in turn (SQLite allows one writer; WAL lets
+/// readers in other processes proceed). PostgreSQL uses a PostgresNIO connection pool, which must be
+/// running: open the database with ``withDatabase(_:logger:_:)``, which runs the pool for the body's lifetime.
+public final class Database: SQLRunner {
+    public let backend: DatabaseBackend
+    public let location: DatabaseLocation
+    public let logger: Logger
+    private let driver: Driver
+
+    private enum Driver: Sendable {
+        case sqlite(SQLiteConnection, AsyncLock)
+        case postgres(PostgresClient)
+    }
+
+    private init(location: DatabaseLocation, driver: Driver, logger: Logger) {
+        self.location = location
+        self.backend = location.backend
+        self.driver = driver
+        self.logger = logger
+    }
+
+    /// Opens the database, runs `body`, and closes it again — on every path.
+    public static func withDatabase<R: Sendable>(
+        _ location: DatabaseLocation, logger: Logger, _ body: @Sendable (Database) async throws -> R
+    ) async throws -> R {
+        switch location {
+        case .sqlite(let path):
+            let connection = try await openSQLite(path: path, logger: logger)
+            let database = Database(location: location, driver: .sqlite(connection, AsyncLock()), logger: logger)
+            do {
+                let result = try await body(database)
+                try? await connection.close()
+                return result
+            } catch {
+                try? await connection.close()
+                throw error
+            }
+        case .postgres(let url):
+            let client = PostgresClient(configuration: url.clientConfiguration(), backgroundLogger: logger)
+            let database = Database(location: location, driver: .postgres(client), logger: logger)
+            return try await withThrowingTaskGroup(of: Void.self, returning: R.self) { group in
+                group.addTask { await client.run() }
+                defer { group.cancelAll() }
+                return try await body(database)
+            }
+        }
+    }
+
+    private static func openSQLite(path: String, logger: Logger) async throws -> SQLiteConnection {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw SwitchboardError(
+                .unavailable, code: "data_dir_unwritable",
+                message: "cannot create data directory \(directory): \(error.localizedDescription)")
+        }
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let sql = connection.sql()
+        // WAL: readers never block the writer; busy_timeout: wait rather than fail on a lock held by
+        // another process (e.g. `switchboard tenant create` while `serve` runs).
+        for pragma in [
+            "PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON",
+            "PRAGMA synchronous = NORMAL",
+        ] {
+            try await sql.raw(SQLQueryString(pragma)).run()
+        }
+        return connection
+    }
+
+    public func run<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        switch driver {
+        case .sqlite(let connection, let lock):
+            return try await lock.withLock { try await body(connection.sql()) }
+        case .postgres(let client):
+            return try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: .trace, logger: self.logger))
+            }
+        }
+    }
+
+    /// Runs `body` in one transaction: committed when it returns, rolled back when it throws.
+    public func transaction<R: Sendable>(_ body: @Sendable (Transaction) async throws -> R) async throws -> R {
+        switch driver {
+        case .sqlite(let connection, let lock):
+            return try await lock.withLock {
+                let sql = connection.sql()
+                // IMMEDIATE takes the write lock up front, so two processes never deadlock upgrading a read.
+                try await sql.raw("BEGIN IMMEDIATE").run()
+                return try await Self.finish(sql, body: body, backend: .sqlite)
+            }
+        case .postgres(let client):
+            return try await client.withConnection { connection in
+                let sql = connection.sql(queryLogLevel: .trace, logger: self.logger)
+                try await sql.raw("BEGIN").run()
+                return try await Self.finish(sql, body: body, backend: .postgres)
+            }
+        }
+    }
+
+    private static func finish<R: Sendable>(
+        _ sql: any SQLDatabase, body: @Sendable (Transaction) async throws -> R, backend: DatabaseBackend
+    ) async throws -> R {
+        do {
+            let result = try await body(Transaction(sql: sql, backend: backend))
+            try await sql.raw("COMMIT").run()
+            return result
+        } catch {
+            try? await sql.raw("ROLLBACK").run()
+            throw error
+        }
+    }
+
+    /// A trivial round trip, for readiness checks.
+    public func ping() async throws {
+        try await run { try await $0.raw("SELECT 1").run() }
+    }
+}
+
+/// An open transaction; repositories given this runner take part in it.
+public struct Transaction: SQLRunner {
+    let sql: any SQLDatabase
+    public let backend: DatabaseBackend
+
+    public func run<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
+        try await body(sql)
+    }
+}

@@ -1,0 +1,23 @@
+import PostgresNIO
+import SQLiteNIO
+import SwitchboardCore
+
+extension Database {
+    /// True when `error` is a unique-constraint violation on either backend.
+    public static func isUniqueViolation(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "23505" }
+        if let error = error as? SQLiteError {
+            return error.reason == .constraint || error.message.contains("UNIQUE constraint failed")
+        }
+        return false
+    }
+}
+
+/// Runs a write and turns a unique violation into a 409 naming `field`.
+func mapUniqueViolation<R>(field: String, message: String, _ body: () async throws -> R) async throws -> R {
+    do {
+        return try await body()
+    } catch where Database.isUniqueViolation(error) {
+        throw SwitchboardError.conflict(message, field: field)
+    }
+}

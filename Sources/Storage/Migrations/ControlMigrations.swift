@@ -1,0 +1,86 @@
+/// The control-table migrations, in order. Append new ones; never edit an applied one.
+public enum ControlMigrations {
+    public static let all: [Migration] = [
+        Migration(version: 1, name: "control tables: tenants, integrations, users, tokens, keys, logs") { t in
+            [
+                """
+                CREATE TABLE tenants (
+                    id TEXT PRIMARY KEY,
+                    slug TEXT NOT NULL UNIQUE,
+                    name TEXT NOT NULL,
+                    default_country TEXT NOT NULL DEFAULT 'RU',
+                    time_zone TEXT NOT NULL DEFAULT 'Europe/Moscow',
+                    pbx_token_hash TEXT NOT NULL UNIQUE,
+                    pbx_token_enc TEXT NOT NULL,
+                    created_at \(t.timestamp) NOT NULL,
+                    updated_at \(t.timestamp) NOT NULL,
+                    deleted_at \(t.timestamp)
+                )
+                """,
+                """
+                CREATE TABLE integrations (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    kind TEXT NOT NULL,
+                    enabled \(t.bool) NOT NULL DEFAULT FALSE,
+                    settings TEXT NOT NULL DEFAULT '{}',
+                    secrets_enc TEXT,
+                    created_at \(t.timestamp) NOT NULL,
+                    updated_at \(t.timestamp) NOT NULL,
+                    UNIQUE (tenant_id, kind)
+                )
+                """,
+                """
+                CREATE TABLE admin_users (
+                    id TEXT PRIMARY KEY,
+                    email TEXT NOT NULL UNIQUE,
+                    role TEXT NOT NULL,
+                    tenant_id TEXT REFERENCES tenants(id),
+                    password_hash TEXT NOT NULL,
+                    created_at \(t.timestamp) NOT NULL,
+                    disabled_at \(t.timestamp)
+                )
+                """,
+                """
+                CREATE TABLE api_tokens (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    prefix TEXT NOT NULL,
+                    token_hash TEXT NOT NULL UNIQUE,
+                    scope TEXT NOT NULL,
+                    created_at \(t.timestamp) NOT NULL,
+                    expires_at \(t.timestamp),
+                    last_used_at \(t.timestamp),
+                    revoked_at \(t.timestamp)
+                )
+                """,
+                "CREATE INDEX api_tokens_tenant ON api_tokens (tenant_id)",
+                """
+                CREATE TABLE signing_keys (
+                    kid TEXT PRIMARY KEY,
+                    algorithm TEXT NOT NULL,
+                    key_enc TEXT NOT NULL,
+                    created_at \(t.timestamp) NOT NULL,
+                    retired_at \(t.timestamp)
+                )
+                """,
+                """
+                CREATE TABLE integration_logs (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    integration TEXT NOT NULL,
+                    event_type TEXT NOT NULL,
+                    status TEXT NOT NULL,
+                    request_data TEXT,
+                    response_data TEXT,
+                    error_message TEXT,
+                    duration_ms INTEGER,
+                    created_at \(t.timestamp) NOT NULL
+                )
+                """,
+                "CREATE INDEX integration_logs_tenant_time ON integration_logs (tenant_id, created_at)",
+            ]
+        }
+    ]
+}

@@ -1,0 +1,122 @@
+import Foundation
+import SQLKit
+import SwitchboardCore
+
+/// A tenant's integrations. Secrets are sealed with the tenant and kind as context before they are stored.
+public struct IntegrationRepository: Sendable {
+    let runner: any SQLRunner
+    let secrets: SecretBox
+    private static let encoder = JSONEncoder()
+    private static let decoder = JSONDecoder()
+
+    public init(_ runner: any SQLRunner, secrets: SecretBox) {
+        self.runner = runner
+        self.secrets = secrets
+    }
+
+    /// A change to apply: `nil` leaves a part as it is. In `secrets`, a `nil` value removes that secret.
+    public struct Change: Sendable {
+        public var enabled: Bool?
+        public var settings: [String: JSONValue]?
+        public var secrets: [String: String?]?
+
+        public init(enabled: Bool? = nil, settings: [String: JSONValue]? = nil, secrets: [String: String?]? = nil) {
+            self.enabled = enabled
+            self.settings = settings
+            self.secrets = secrets
+        }
+    }
+
+    /// Creates or changes the tenant's integration of `kind`. Enabling checks that nothing required is missing.
+    public func save(tenantID: String, kind: IntegrationKind, change: Change) async throws -> Integration {
+        let now = Date()
+        var integration =
+            try await find(tenantID: tenantID, kind: kind)
+            ?? Integration(
+                id: Identifiers.newID(), tenantID: tenantID, kind: kind, enabled: false, settings: [:], secrets: [:],
+                createdAt: now, updatedAt: now)
+        if let settings = change.settings { integration.settings = settings }
+        for (name, value) in change.secrets ?? [:] {
+            guard !name.isEmpty else { throw SwitchboardError.invalid("secrets", "a secret needs a name") }
+            integration.secrets[name] = value
+        }
+        if let enabled = change.enabled { integration.enabled = enabled }
+        if integration.enabled, let missing = integration.missingFields.first {
+            throw SwitchboardError.invalid(
+                missing, "\(kind.rawValue) cannot be enabled while \(missing) is missing", code: "missing_field")
+        }
+        integration.updatedAt = now
+        let settingsJSON = String(decoding: try Self.encoder.encode(integration.settings), as: UTF8.self)
+        let sealed =
+            integration.secrets.isEmpty
+            ? nil
+            : try secrets.seal(
+                String(decoding: try Self.encoder.encode(integration.secrets), as: UTF8.self),
+                context: Self.context(tenantID: tenantID, kind: kind))
+        let saved = integration
+        try await runner.run { sql in
+            try await sql.raw(
+                """
+                INSERT INTO integrations (id, tenant_id, kind, enabled, settings, secrets_enc, created_at, updated_at)
+                VALUES (\(bind: saved.id), \(bind: tenantID), \(bind: kind.rawValue), \(bind: saved.enabled),
+                    \(bind: settingsJSON), \(bind: sealed), \(bind: saved.createdAt), \(bind: saved.updatedAt))
+                ON CONFLICT (tenant_id, kind) DO UPDATE SET enabled = excluded.enabled, settings = excluded.settings,
+                    secrets_enc = excluded.secrets_enc, updated_at = excluded.updated_at
+                """
+            ).run()
+        }
+        return saved
+    }
+
+    /// The tenant's integration of `kind`, secrets decrypted.
+    public func find(tenantID: String, kind: IntegrationKind) async throws -> Integration? {
+        try await runner.run { sql in
+            try await sql.raw(
+                """
+                SELECT * FROM integrations WHERE tenant_id = \(bind: tenantID) AND kind = \(bind: kind.rawValue)
+                """
+            ).first()
+        }.map(decode)
+    }
+
+    /// All of the tenant's integrations, secrets decrypted.
+    public func list(tenantID: String) async throws -> [Integration] {
+        try await runner.run { sql in
+            try await sql.raw("SELECT * FROM integrations WHERE tenant_id = \(bind: tenantID) ORDER BY kind").all()
+        }.map(decode)
+    }
+
+    /// Removes the integration and its secrets.
+    public func delete(tenantID: String, kind: IntegrationKind) async throws {
+        let removed = try await runner.run { sql in
+            try await sql.raw(
+                """
+                DELETE FROM integrations WHERE tenant_id = \(bind: tenantID) AND kind = \(bind: kind.rawValue) RETURNING id
+                """
+            ).first()
+        }
+        guard removed != nil else { throw SwitchboardError.notFound("\(kind.rawValue) integration") }
+    }
+
+    private static func context(tenantID: String, kind: IntegrationKind) -> String {
+        "integration:\(tenantID):\(kind.rawValue)"
+    }
+
+    private func decode(_ row: any SQLRow) throws -> Integration {
+        let tenantID = try row.decode(column: "tenant_id", as: String.self)
+        let kindName = try row.decode(column: "kind", as: String.self)
+        guard let kind = IntegrationKind(rawValue: kindName) else {
+            throw SwitchboardError(.internal, code: "unknown_integration", message: "stored kind '\(kindName)'")
+        }
+        let settingsText = try row.decode(column: "settings", as: String.self)
+        let sealed = try row.decode(column: "secrets_enc", as: String?.self)
+        let secretsJSON = try sealed.map { try secrets.open($0, context: Self.context(tenantID: tenantID, kind: kind)) }
+        return Integration(
+            id: try row.decode(column: "id", as: String.self), tenantID: tenantID, kind: kind,
+            enabled: try row.decode(column: "enabled", as: Bool.self),
+            settings: try Self.decoder.decode([String: JSONValue].self, from: Data(settingsText.utf8)),
+            secrets: try secretsJSON.map { try Self.decoder.decode([String: String].self, from: Data($0.utf8)) } ?? [:],
+            createdAt: try row.decode(column: "created_at", as: Date.self),
+            updatedAt: try row.decode(column: "updated_at", as: Date.self))
+    }
+}

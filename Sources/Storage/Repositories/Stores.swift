@@ -1,0 +1,20 @@
+import SwitchboardCore
+
+/// Every control-table repository over one runner (the database, or an open transaction).
+public struct Stores: Sendable {
+    public let tenants: TenantRepository
+    public let integrations: IntegrationRepository
+    public let users: AdminUserRepository
+    public let apiTokens: APITokenRepository
+    public let signingKeys: SigningKeyRepository
+    public let logs: IntegrationLogRepository
+
+    public init(_ runner: any SQLRunner, secrets: SecretBox) {
+        tenants = TenantRepository(runner, secrets: secrets)
+        integrations = IntegrationRepository(runner, secrets: secrets)
+        users = AdminUserRepository(runner)
+        apiTokens = APITokenRepository(runner)
+        signingKeys = SigningKeyRepository(runner, secrets: secrets)
+        logs = IntegrationLogRepository(runner)
+    }
+}

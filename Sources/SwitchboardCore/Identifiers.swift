@@ -1,0 +1,37 @@
+import Crypto
+import Foundation
+
+/// Identifier and token helpers shared by every module.
+public enum Identifiers {
+    /// A new random identifier (lower-case UUID), the primary key of control rows.
+    public static func newID() -> String { UUID().uuidString.lowercased() }
+
+    /// A URL-safe random token with a readable prefix, e.g. `sbt_…` for tenant API tokens.
+    public static func randomToken(prefix: String, bytes: Int = 32) -> String {
+        var generator = SystemRandomNumberGenerator()
+        let raw = (0..<bytes).map { _ in UInt8.random(in: .min ... .max, using: &generator) }
+        return prefix + base64URL(raw)
+    }
+
+    /// Hex SHA-256, used to store tokens so a database leak does not leak credentials.
+    public static func sha256Hex(_ value: String) -> String {
+        SHA256.hash(data: Data(value.utf8)).map { String(format: "%02x", $0) }.joined()
+    }
+
+    /// Base64url without padding (RFC 4648 §5).
+    public static func base64URL(_ bytes: some Sequence<UInt8>) -> String {
+        Data(bytes).base64EncodedString()
+            .replacingOccurrences(of: "+", with: "-")
+            .replacingOccurrences(of: "/", with: "_")
+            .replacingOccurrences(of: "=", with: "")
+    }
+
+    /// Compares two strings in time independent of where they first differ.
+    public static func constantTimeEquals(_ lhs: String, _ rhs: String) -> Bool {
+        let left = Array(lhs.utf8), right = Array(rhs.utf8)
+        guard left.count == right.count else { return false }
+        var difference: UInt8 = 0
+        for index in left.indices { difference |= left[index] ^ right[index] }
+        return difference == 0
+    }
+}

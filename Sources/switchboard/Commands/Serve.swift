@@ -1,0 +1,95 @@
+import ArgumentParser
+import Hummingbird
+import Logging
+import Metrics
+import Prometheus
+import Server
+import ServiceLifecycle
+import Storage
+import Synchronization
+
+/// `switchboard serve` — the production entry point.
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run the HTTP server (migrations are applied first).",
+        discussion: secretSettingsHelp)
+
+    @OptionGroup var storage: StorageOptions
+    @OptionGroup var serve: ServeOptions
+
+    func run() async throws {
+        let runtime = try await Runtime.make(storage: storage, serve: serve)
+        try await ServerRunner.run(runtime: runtime, onRunning: { _, _ in })
+    }
+}
+
+/// Starts the server under a `ServiceGroup` with graceful shutdown on SIGTERM/SIGINT.
+enum ServerRunner {
+    /// - Parameters:
+    ///   - prepare: runs after migrations and before the server binds (e.g. demo data).
+    ///   - onRunning: runs once the server listens, with the bound port (useful with port 0).
+    ///   - exitWhenReady: stop gracefully right after `onRunning` (used by `demo --check`).
+    static func run(
+        runtime: Runtime, prepare: @Sendable (AppServices) async throws -> Void = { _ in },
+        onRunning: @escaping @Sendable (AppServices, _ port: Int) async -> Void, exitWhenReady: Bool = false
+    ) async throws {
+        let settings = try runtime.serverSettings()
+        let logger = runtime.logger
+        try await runtime.withDatabase { database, secrets in
+            let registry = PrometheusCollectorRegistry()
+            MetricsBootstrap.once(registry: registry)
+            let services = try await AppServices.make(
+                database: database, secrets: secrets, settings: settings, stats: RequestStats(registry: registry),
+                logger: logger)
+            try await prepare(services)
+            if try await services.stores.users.count() == 0 {
+                logger.warning(
+                    "no admin users yet: create one with `switchboard user create --email you@example.com --role super_admin`")
+            }
+            let (ready, readySignal) = AsyncStream.makeStream(of: Void.self)
+            let app = Application(
+                router: buildRouter(services: services),
+                configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "Switchboard"),
+                onServerRunning: { channel in
+                    await onRunning(services, channel.localAddress?.port ?? settings.port)
+                    readySignal.yield()
+                    readySignal.finish()
+                },
+                logger: logger)
+            logger.info(
+                "switchboard listening",
+                metadata: [
+                    "address": "http://\(settings.host):\(settings.port)", "database": "\(database.location)",
+                ])
+            var members = [ServiceGroupConfiguration.ServiceConfiguration(service: app)]
+            if exitWhenReady {
+                members.append(.init(service: StopWhenReady(ready: ready), successTerminationBehavior: .gracefullyShutdownGroup))
+            }
+            let group = ServiceGroup(
+                configuration: .init(services: members, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            try await group.run()
+        }
+    }
+}
+
+/// Points swift-metrics at the Prometheus registry that `/metrics` serves, once per process.
+enum MetricsBootstrap {
+    private static let done = Mutex(false)
+
+    static func once(registry: PrometheusCollectorRegistry) {
+        done.withLock { done in
+            guard !done else { return }
+            done = true
+            MetricsSystem.bootstrap(PrometheusMetricsFactory(registry: registry))
+        }
+    }
+}
+
+/// Returns once the server is listening, which shuts the group down gracefully.
+struct StopWhenReady: Service {
+    let ready: AsyncStream<Void>
+
+    func run() async throws {
+        for await _ in ready.cancelOnGracefulShutdown() { return }
+    }
+}
