@@ -35,3 +35,13 @@ public enum Identifiers {
         return difference == 0
     }
 }
+
+extension Date {
+    /// Now, at the millisecond precision both databases keep exactly, so a stored row reads back equal.
+    public static var storageNow: Date { Date().roundedToMilliseconds }
+
+    /// This time rounded to whole milliseconds.
+    public var roundedToMilliseconds: Date {
+        Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000)
+    }
+}

@@ -58,7 +58,7 @@ public actor AdminTokenService {
             case .es256: Array(P256.Signing.PrivateKey().rawRepresentation)
             }
         let kid = "\(algorithm.rawValue.lowercased())-\(Identifiers.randomToken(prefix: "", bytes: 6))"
-        return SigningKey(kid: kid, algorithm: algorithm, material: material, createdAt: Date())
+        return SigningKey(kid: kid, algorithm: algorithm, material: material, createdAt: Date.storageNow)
     }
 
     private func reload() async throws {
@@ -100,10 +100,11 @@ public actor AdminTokenService {
 
     /// True when `kid` names one of our active keys. Keys are re-read every minute (so a retired key
     /// stops verifying everywhere within a minute) and at most every 10 s when an unknown kid shows up
-    /// (so a key added by another instance works at once).
+    /// (at most once a second, so a key added by another instance works almost at once while a flood of
+    /// made-up kids costs at most one query a second).
     public func owns(kid: String) async -> Bool {
         let age = lastReload.map { ContinuousClock.now - $0 } ?? .seconds(3600)
-        if age > .seconds(60) || (kids[kid] == nil && age >= .seconds(10)) {
+        if age > .seconds(60) || (kids[kid] == nil && age >= .seconds(1)) {
             try? await reload()
         }
         return kids[kid] != nil

@@ -75,7 +75,7 @@ public struct Migrator: Sendable {
                     try await sql.raw(
                         """
                         INSERT INTO schema_migrations (version, name, applied_at)
-                        VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Date()))
+                        VALUES (\(bind: migration.version), \(bind: migration.name), \(bind: Date.storageNow))
                         """
                     ).run()
                     return true

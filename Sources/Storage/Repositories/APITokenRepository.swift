@@ -16,13 +16,13 @@ public struct APITokenRepository: Sendable {
         guard !trimmed.isEmpty, trimmed.count <= 100 else {
             throw SwitchboardError.invalid("name", "name must be 1–100 characters")
         }
-        if let expiresAt, expiresAt <= Date() {
+        if let expiresAt, expiresAt <= Date.storageNow {
             throw SwitchboardError.invalid("expires_at", "expires_at must be in the future")
         }
         let plaintext = Identifiers.randomToken(prefix: "sbt_")
         let token = APIToken(
             id: Identifiers.newID(), tenantID: tenantID, name: trimmed, prefix: String(plaintext.prefix(10)),
-            scope: scope, createdAt: Date(), expiresAt: expiresAt, lastUsedAt: nil, revokedAt: nil)
+            scope: scope, createdAt: Date.storageNow, expiresAt: expiresAt, lastUsedAt: nil, revokedAt: nil)
         try await runner.run { sql in
             try await sql.raw(
                 """
@@ -37,7 +37,7 @@ public struct APITokenRepository: Sendable {
     }
 
     /// The active token matching `plaintext` whose tenant is live, or `nil`.
-    public func authenticate(_ plaintext: String, now: Date = Date()) async throws -> APIToken? {
+    public func authenticate(_ plaintext: String, now: Date = Date.storageNow) async throws -> APIToken? {
         let found = try await runner.run { sql in
             try await sql.raw(
                 """
@@ -67,7 +67,7 @@ public struct APITokenRepository: Sendable {
         let changed = try await runner.run { sql in
             try await sql.raw(
                 """
-                UPDATE api_tokens SET revoked_at = \(bind: Date())
+                UPDATE api_tokens SET revoked_at = \(bind: Date.storageNow)
                 WHERE id = \(bind: id) AND tenant_id = \(bind: tenantID) AND revoked_at IS NULL RETURNING id
                 """
             ).first()
@@ -82,9 +82,9 @@ public struct APITokenRepository: Sendable {
             name: try row.decode(column: "name", as: String.self),
             prefix: try row.decode(column: "prefix", as: String.self),
             scope: TokenScope(rawValue: try row.decode(column: "scope", as: String.self)) ?? .read,
-            createdAt: try row.decode(column: "created_at", as: Date.self),
-            expiresAt: try row.decode(column: "expires_at", as: Date?.self),
-            lastUsedAt: try row.decode(column: "last_used_at", as: Date?.self),
-            revokedAt: try row.decode(column: "revoked_at", as: Date?.self))
+            createdAt: try row.date("created_at"),
+            expiresAt: try row.optionalDate("expires_at"),
+            lastUsedAt: try row.optionalDate("last_used_at"),
+            revokedAt: try row.optionalDate("revoked_at"))
     }
 }

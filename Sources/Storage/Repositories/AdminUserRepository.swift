@@ -17,7 +17,7 @@ public struct AdminUserRepository: Sendable {
         }
         let user = AdminUser(
             id: Identifiers.newID(), email: email.lowercased(), role: role, tenantID: role == .superAdmin ? nil : tenantID,
-            passwordHash: passwordHash, createdAt: Date())
+            passwordHash: passwordHash, createdAt: Date.storageNow)
         try await mapUniqueViolation(field: "email", message: "a user with email '\(user.email)' already exists") {
             try await runner.run { sql in
                 try await sql.raw(
@@ -65,7 +65,7 @@ public struct AdminUserRepository: Sendable {
     public func setDisabled(id: String, _ disabled: Bool) async throws {
         let changed = try await runner.run { sql in
             try await sql.raw(
-                "UPDATE admin_users SET disabled_at = \(bind: disabled ? Date() : nil) WHERE id = \(bind: id) RETURNING id"
+                "UPDATE admin_users SET disabled_at = \(bind: disabled ? Date.storageNow : nil) WHERE id = \(bind: id) RETURNING id"
             ).first()
         }
         guard changed != nil else { throw SwitchboardError.notFound("user") }
@@ -79,7 +79,7 @@ public struct AdminUserRepository: Sendable {
             role: AdminRole(rawValue: roleName) ?? .tenantAdmin,
             tenantID: try row.decode(column: "tenant_id", as: String?.self),
             passwordHash: try row.decode(column: "password_hash", as: String.self),
-            createdAt: try row.decode(column: "created_at", as: Date.self),
-            disabledAt: try row.decode(column: "disabled_at", as: Date?.self))
+            createdAt: try row.date("created_at"),
+            disabledAt: try row.optionalDate("disabled_at"))
     }
 }

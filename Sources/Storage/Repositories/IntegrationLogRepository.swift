@@ -62,6 +62,6 @@ public struct IntegrationLogRepository: Sendable {
             responseData: try row.decode(column: "response_data", as: String?.self),
             errorMessage: try row.decode(column: "error_message", as: String?.self),
             durationMs: try row.decode(column: "duration_ms", as: Int?.self),
-            createdAt: try row.decode(column: "created_at", as: Date.self))
+            createdAt: try row.date("created_at"))
     }
 }

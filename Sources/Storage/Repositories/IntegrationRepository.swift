@@ -29,7 +29,7 @@ public struct IntegrationRepository: Sendable {
 
     /// Creates or changes the tenant's integration of `kind`. Enabling checks that nothing required is missing.
     public func save(tenantID: String, kind: IntegrationKind, change: Change) async throws -> Integration {
-        let now = Date()
+        let now = Date.storageNow
         var integration =
             try await find(tenantID: tenantID, kind: kind)
             ?? Integration(
@@ -116,7 +116,7 @@ public struct IntegrationRepository: Sendable {
             enabled: try row.decode(column: "enabled", as: Bool.self),
             settings: try Self.decoder.decode([String: JSONValue].self, from: Data(settingsText.utf8)),
             secrets: try secretsJSON.map { try Self.decoder.decode([String: String].self, from: Data($0.utf8)) } ?? [:],
-            createdAt: try row.decode(column: "created_at", as: Date.self),
-            updatedAt: try row.decode(column: "updated_at", as: Date.self))
+            createdAt: try row.date("created_at"),
+            updatedAt: try row.date("updated_at"))
     }
 }

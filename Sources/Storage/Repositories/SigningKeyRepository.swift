@@ -65,8 +65,8 @@ public struct SigningKeyRepository: Sendable {
             }
             return SigningKey(
                 kid: kid, algorithm: algorithm, material: Array(material),
-                createdAt: try row.decode(column: "created_at", as: Date.self),
-                retiredAt: try row.decode(column: "retired_at", as: Date?.self))
+                createdAt: try row.date("created_at"),
+                retiredAt: try row.optionalDate("retired_at"))
         }
     }
 
@@ -75,7 +75,7 @@ public struct SigningKeyRepository: Sendable {
         let changed = try await runner.run { sql in
             try await sql.raw(
                 """
-                UPDATE signing_keys SET retired_at = \(bind: Date()) WHERE kid = \(bind: kid) AND retired_at IS NULL
+                UPDATE signing_keys SET retired_at = \(bind: Date.storageNow) WHERE kid = \(bind: kid) AND retired_at IS NULL
                 RETURNING kid
                 """
             ).first()

@@ -23,7 +23,7 @@ public struct TenantRepository: Sendable {
         try Tenant.validate(name: name)
         try Tenant.validate(country: defaultCountry)
         try Tenant.validate(timeZone: timeZone)
-        let now = Date()
+        let now = Date.storageNow
         let tenant = Tenant(
             id: Identifiers.newID(), slug: slug, name: name.trimmingCharacters(in: .whitespacesAndNewlines),
             defaultCountry: defaultCountry, timeZone: timeZone, createdAt: now, updatedAt: now)
@@ -92,7 +92,7 @@ public struct TenantRepository: Sendable {
             try Tenant.validate(timeZone: timeZone)
             tenant.timeZone = timeZone
         }
-        tenant.updatedAt = Date()
+        tenant.updatedAt = Date.storageNow
         let updated = tenant
         try await runner.run { sql in
             try await sql.raw(
@@ -114,7 +114,7 @@ public struct TenantRepository: Sendable {
             try await sql.raw(
                 """
                 UPDATE tenants SET pbx_token_hash = \(bind: Identifiers.sha256Hex(token)),
-                    pbx_token_enc = \(bind: sealed), updated_at = \(bind: Date())
+                    pbx_token_enc = \(bind: sealed), updated_at = \(bind: Date.storageNow)
                 WHERE id = \(bind: id) AND deleted_at IS NULL RETURNING id
                 """
             ).first()
@@ -138,7 +138,7 @@ public struct TenantRepository: Sendable {
         let changed = try await runner.run { sql in
             try await sql.raw(
                 """
-                UPDATE tenants SET deleted_at = \(bind: Date()) WHERE id = \(bind: id) AND deleted_at IS NULL RETURNING id
+                UPDATE tenants SET deleted_at = \(bind: Date.storageNow) WHERE id = \(bind: id) AND deleted_at IS NULL RETURNING id
                 """
             ).first()
         }
@@ -152,7 +152,7 @@ public struct TenantRepository: Sendable {
             name: try row.decode(column: "name", as: String.self),
             defaultCountry: try row.decode(column: "default_country", as: String.self),
             timeZone: try row.decode(column: "time_zone", as: String.self),
-            createdAt: try row.decode(column: "created_at", as: Date.self),
-            updatedAt: try row.decode(column: "updated_at", as: Date.self))
+            createdAt: try row.date("created_at"),
+            updatedAt: try row.date("updated_at"))
     }
 }

@@ -57,8 +57,8 @@ enum DemoSeed {
 
     static func printGuide(_ seeded: Seeded, base: String, dataDir: String, health: String?) {
         let tenant = seeded.tenant
-        print(
-            """
+        // Written straight to the file handle so it appears at once even when stdout is a pipe.
+        let guide = """
 
             Switchboard demo is running at \(base)   (Ctrl-C to stop)
             Data: \(dataDir) (embedded SQLite)\(seeded.reused ? " — reused; new credentials issued" : "")
@@ -75,6 +75,8 @@ enum DemoSeed {
               curl -s -X POST \(base)/api/v1/auth/login -d '{"email":"\(seeded.email)","password":"\(seeded.password)"}'
               curl -s \(base)/openapi.json
 
-            """)
+
+            """
+        FileHandle.standardOutput.write(Data(guide.utf8))
     }
 }
