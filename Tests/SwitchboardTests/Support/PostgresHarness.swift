@@ -74,24 +74,29 @@ actor PostgresHarness {
         }
     }
 
+    /// Runs a program to completion with posix_spawn + waitpid. (Foundation's `Process` was seen to
+    /// miss the exit of `runuser` here and wait forever.) Output goes to a file, never a pipe: the
+    /// postmaster that pg_ctl forks would hold a pipe open for its whole life.
     static func run(_ executable: String, _ arguments: [String]) throws {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        // Output goes to a file, not a pipe: the postmaster that pg_ctl forks would hold a pipe open forever.
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("pg-tool-\(UUID().uuidString).log").path
-        FileManager.default.createFile(atPath: logPath, contents: nil)
         defer { try? FileManager.default.removeItem(atPath: logPath) }
-        let log = try FileHandle(forWritingTo: URL(fileURLWithPath: logPath))
-        process.standardOutput = log
-        process.standardError = log
-        process.standardInput = FileHandle.nullDevice
-        try process.run()
-        process.waitUntilExit()
-        try? log.close()
-        guard process.terminationStatus == 0 else {
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { argv.forEach { free($0) } }
+        var pid: pid_t = 0
+        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
+        guard spawned == 0 else { throw HarnessError("cannot start \(executable): errno \(spawned)") }
+        var status: Int32 = 0
+        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+        let exitCode = (status >> 8) & 0xff
+        guard status & 0x7f == 0, exitCode == 0 else {
             let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
-            throw HarnessError("\(executable) \(arguments.joined(separator: " ")) failed: \(output)")
+            throw HarnessError("\(executable) \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
         }
     }
 
