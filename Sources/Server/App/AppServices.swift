@@ -13,7 +13,8 @@ public struct AppServices: Sendable {
     public let authenticator: Authenticator
     public let passwords: PasswordHasher
     public let stats: RequestStats
-    public let migrator: Migrator
+    /// The migrations this build expects; `/health` is not ready until all are applied.
+    public var migrator: Migrator
     /// Connection tests per integration kind; kinds without an entry use `defaultTester`.
     public var testers: [IntegrationKind: any ConnectionTester]
     public var defaultTester: any ConnectionTester

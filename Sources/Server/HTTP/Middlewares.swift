@@ -34,12 +34,12 @@ struct ObservabilityMiddleware: RouterMiddleware {
         stats.record(
             method: request.method.rawValue, route: route, status: response.status.code, duration: duration,
             tenantSlug: context.observed.tenantSlug)
-        context.logger.info(
-            "request",
-            metadata: [
+        var metadata: Logger.Metadata = [
                 "method": "\(request.method.rawValue)", "route": "\(route)", "status": "\(response.status.code)",
                 "duration_ms": "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)",
-            ])
+            ]
+        if let tenant = context.observed.tenantSlug { metadata["tenant"] = .string(tenant) }
+        context.logger.info("request", metadata: metadata)
         return response
     }
 
