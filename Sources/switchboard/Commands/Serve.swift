@@ -46,13 +46,13 @@ enum ServerRunner {
                 logger.warning(
                     "no admin users yet: create one with `switchboard user create --email you@example.com --role super_admin`")
             }
-            let (ready, readySignal) = AsyncStream.makeStream(of: Void.self)
+            // The server accepts connections only after `onServerRunning` returns, so the hook runs in its own service.
+            let (ready, readySignal) = AsyncStream.makeStream(of: Int.self)
             let app = Application(
                 router: buildRouter(services: services),
                 configuration: .init(address: .hostname(settings.host, port: settings.port), serverName: "Switchboard"),
                 onServerRunning: { channel in
-                    await onRunning(services, channel.localAddress?.port ?? settings.port)
-                    readySignal.yield()
+                    readySignal.yield(channel.localAddress?.port ?? settings.port)
                     readySignal.finish()
                 },
                 logger: logger)
@@ -61,10 +61,10 @@ enum ServerRunner {
                 metadata: [
                     "address": "http://\(settings.host):\(settings.port)", "database": "\(database.location)",
                 ])
-            var members = [ServiceGroupConfiguration.ServiceConfiguration(service: app)]
-            if exitWhenReady {
-                members.append(.init(service: StopWhenReady(ready: ready), successTerminationBehavior: .gracefullyShutdownGroup))
-            }
+            let hook = ReadyHook(ready: ready, exitAfterwards: exitWhenReady) { port in await onRunning(services, port) }
+            let members: [ServiceGroupConfiguration.ServiceConfiguration] = [
+                .init(service: app), .init(service: hook, successTerminationBehavior: .gracefullyShutdownGroup),
+            ]
             let group = ServiceGroup(
                 configuration: .init(services: members, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
@@ -85,11 +85,18 @@ enum MetricsBootstrap {
     }
 }
 
-/// Returns once the server is listening, which shuts the group down gracefully.
-struct StopWhenReady: Service {
-    let ready: AsyncStream<Void>
+/// Runs `action` once the server listens; then either returns (shutting the group down, for `demo --check`)
+/// or stays until the group shuts down.
+struct ReadyHook: Service {
+    let ready: AsyncStream<Int>
+    let exitAfterwards: Bool
+    let action: @Sendable (Int) async -> Void
 
     func run() async throws {
-        for await _ in ready.cancelOnGracefulShutdown() { return }
+        for await port in ready.cancelOnGracefulShutdown() {
+            await action(port)
+            break
+        }
+        if !exitAfterwards { try? await gracefulShutdown() }
     }
 }
