@@ -77,8 +77,24 @@ public struct ReachabilityTester: ConnectionTester {
                 name: "reachability", ok: response.status.code < 500,
                 detail: "HTTP \(response.status.code) in \(elapsed.formatted(.units(allowed: [.milliseconds])))")
         } catch {
-            return .init(name: "reachability", ok: false, detail: "no answer from \(parsed.host ?? url): \(error)")
+            return .init(name: "reachability", ok: false, detail: "no answer from \(parsed.host ?? url): \(Self.plain(error))")
         }
+    }
+
+    /// Network errors in the words a person setting up an integration needs.
+    static func plain(_ error: any Error) -> String {
+        let text = String(describing: error)
+        if text.contains("Connection refused") { return "connection refused (is the service running and the port right?)" }
+        if text.localizedCaseInsensitiveContains("timeout") || text.localizedCaseInsensitiveContains("timed out") {
+            return "no answer in time (firewall or wrong address?)"
+        }
+        if text.contains("NXDOMAIN") || text.localizedCaseInsensitiveContains("resolve") || text.contains("No address") {
+            return "host name not found"
+        }
+        if text.localizedCaseInsensitiveContains("certificate") || text.contains("TLS") || text.contains("SSL") {
+            return "TLS failed: \(text)"
+        }
+        return text
     }
 
     private func probeAMI(host: String, port: Int) async -> ConnectionTestResult.Check {
@@ -114,7 +130,7 @@ public struct ReachabilityTester: ConnectionTester {
                 name: "reachability", ok: isAMI,
                 detail: isAMI ? "\(host):\(port) answered '\(line)'" : "\(host):\(port) is not an AMI port (got '\(line)')")
         } catch {
-            return .init(name: "reachability", ok: false, detail: "cannot connect to \(host):\(port): \(error)")
+            return .init(name: "reachability", ok: false, detail: "cannot connect to \(host):\(port): \(Self.plain(error))")
         }
     }
 }

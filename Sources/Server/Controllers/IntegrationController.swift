@@ -95,7 +95,7 @@ struct IntegrationController {
                 id: Identifiers.newID(), tenantID: tenant.id, integration: kind.rawValue, eventType: "connection_test",
                 status: result.ok ? .success : .error, requestData: nil, responseData: summary,
                 errorMessage: result.ok ? nil : result.checks.first(where: { !$0.ok })?.detail,
-                durationMs: Int(elapsed.components.seconds * 1000 + elapsed.components.attoseconds / 1_000_000_000_000_000),
+                durationMs: elapsed.wholeMilliseconds,
                 createdAt: Date()))
         return try JSONResponse.make(result)
     }

@@ -36,7 +36,7 @@ struct ObservabilityMiddleware: RouterMiddleware {
             tenantSlug: context.observed.tenantSlug)
         var metadata: Logger.Metadata = [
                 "method": "\(request.method.rawValue)", "route": "\(route)", "status": "\(response.status.code)",
-                "duration_ms": "\(duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000)",
+                "duration_ms": "\(duration.wholeMilliseconds)",
             ]
         if let tenant = context.observed.tenantSlug { metadata["tenant"] = .string(tenant) }
         context.logger.info("request", metadata: metadata)
