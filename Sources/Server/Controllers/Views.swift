@@ -17,17 +17,18 @@ struct TenantView: Encodable {
     }
 }
 
-struct IntegrationView: Encodable {
-    var kind: String
-    var enabled: Bool
-    var settings: [String: JSONValue]
+/// An integration as the API and CLI show it: secrets masked.
+public struct IntegrationView: Encodable, Sendable {
+    public var kind: String
+    public var enabled: Bool
+    public var settings: [String: JSONValue]
     /// Secret names with masked values (`ab…yz`).
-    var secrets: [String: String]
+    public var secrets: [String: String]
     /// What must still be filled in before the integration can be enabled.
-    var missing: [String]
-    var createdAt, updatedAt: Date
+    public var missing: [String]
+    public var createdAt, updatedAt: Date
 
-    init(_ integration: Integration) {
+    public init(_ integration: Integration) {
         kind = integration.kind.rawValue
         enabled = integration.enabled
         settings = integration.settings

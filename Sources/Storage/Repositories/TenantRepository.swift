@@ -56,6 +56,14 @@ public struct TenantRepository: Sendable {
         }
     }
 
+    /// The live tenant with this id or slug, or a "not found" error naming it.
+    public func require(_ idOrSlug: String) async throws -> Tenant {
+        guard let tenant = try await find(idOrSlug) else {
+            throw SwitchboardError.notFound("tenant '\(idOrSlug)'", field: "tenant")
+        }
+        return tenant
+    }
+
     /// Finds the live tenant whose PBX token this is.
     public func find(pbxToken: String) async throws -> Tenant? {
         try await runner.run { sql in

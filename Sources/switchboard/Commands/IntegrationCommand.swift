@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Server
 import Storage
 import SwitchboardCore
 
@@ -59,14 +60,14 @@ struct IntegrationCommand: AsyncParsableCommand {
             let (settingsArg, secretsArg, enableArg) = (settingsChange, secretsChange, enable)
             let saved = try await runtime.withDatabase { database, secrets in
                 let stores = Stores(database, secrets: secrets)
-                guard let tenant = try await stores.tenants.find(tenantKey) else { throw SwitchboardError.notFound("tenant '\(tenantKey)'") }
+                let tenant = try await stores.tenants.require(tenantKey)
                 let existing = try await stores.integrations.find(tenantID: tenant.id, kind: kind)
                 let merged = (existing?.settings ?? [:]).merging(settingsArg, uniquingKeysWith: { _, new in new })
                 return try await stores.integrations.save(
                     tenantID: tenant.id, kind: kind,
                     change: .init(enabled: enableArg ? true : nil, settings: merged, secrets: secretsArg))
             }
-            IntegrationSummary(saved).printText()
+            IntegrationView(saved).printText()
         }
 
         private func split(_ pair: String, flag: String) throws -> (String, String) {
@@ -99,13 +100,13 @@ struct IntegrationCommand: AsyncParsableCommand {
         let tenantKey = target.tenant
         let saved = try await runtime.withDatabase { database, secrets in
             let stores = Stores(database, secrets: secrets)
-            guard let tenant = try await stores.tenants.find(tenantKey) else { throw SwitchboardError.notFound("tenant '\(tenantKey)'") }
+            let tenant = try await stores.tenants.require(tenantKey)
             guard try await stores.integrations.find(tenantID: tenant.id, kind: kind) != nil else {
                 throw SwitchboardError.notFound("\(kind.rawValue) integration of \(tenantKey)")
             }
             return try await stores.integrations.save(tenantID: tenant.id, kind: kind, change: .init(enabled: enabled))
         }
-        IntegrationSummary(saved).printText()
+        IntegrationView(saved).printText()
     }
 
     struct Show: AsyncParsableCommand {
@@ -120,16 +121,16 @@ struct IntegrationCommand: AsyncParsableCommand {
             let (tenantKey, kindFilter) = (tenant, kind)
             let integrations = try await runtime.withDatabase { database, secrets in
                 let stores = Stores(database, secrets: secrets)
-                guard let tenant = try await stores.tenants.find(tenantKey) else { throw SwitchboardError.notFound("tenant '\(tenantKey)'") }
+                let tenant = try await stores.tenants.require(tenantKey)
                 return try await stores.integrations.list(tenantID: tenant.id)
                     .filter { kindFilter == nil || $0.kind.rawValue == kindFilter }
             }
             if json {
-                try Output.json(integrations.map(IntegrationSummary.init))
+                try Output.json(integrations.map(IntegrationView.init))
             } else if integrations.isEmpty {
                 print("no integrations")
             } else {
-                integrations.forEach { IntegrationSummary($0).printText() }
+                integrations.forEach { IntegrationView($0).printText() }
             }
         }
     }

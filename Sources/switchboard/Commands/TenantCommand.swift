@@ -1,5 +1,6 @@
 import ArgumentParser
 import Foundation
+import Server
 import Storage
 import SwitchboardCore
 
@@ -72,26 +73,26 @@ struct TenantCommand: AsyncParsableCommand {
             let (key, reveal) = (tenant, revealPBXToken)
             let (found, integrations, pbx) = try await runtime.withDatabase { database, secrets in
                 let stores = Stores(database, secrets: secrets)
-                guard let tenant = try await stores.tenants.find(key) else { throw SwitchboardError.notFound("tenant '\(key)'") }
+                let tenant = try await stores.tenants.require(key)
                 let pbx = reveal ? try await stores.tenants.pbxToken(id: tenant.id) : nil
                 return (tenant, try await stores.integrations.list(tenantID: tenant.id), pbx)
             }
             if json {
                 struct Shown: Encodable {
                     var tenant: Tenant
-                    var integrations: [String: IntegrationSummary]
+                    var integrations: [String: IntegrationView]
                     var pbxToken: String?
                 }
                 try Output.json(
                     Shown(
                         tenant: found,
-                        integrations: Dictionary(uniqueKeysWithValues: integrations.map { ($0.kind.rawValue, IntegrationSummary($0)) }),
+                        integrations: Dictionary(uniqueKeysWithValues: integrations.map { ($0.kind.rawValue, IntegrationView($0)) }),
                         pbxToken: pbx))
                 return
             }
             print("\(found.slug) — \(found.name)\n  id: \(found.id)\n  country: \(found.defaultCountry), time zone: \(found.timeZone)")
             if let pbx { print("  PBX token: \(pbx)") }
-            for integration in integrations { IntegrationSummary(integration).printText() }
+            for integration in integrations { IntegrationView(integration).printText() }
             if integrations.isEmpty { print("  no integrations yet (switchboard integration set \(found.slug) <kind> …)") }
         }
     }
@@ -112,7 +113,7 @@ struct TenantCommand: AsyncParsableCommand {
             let (key, name) = (tenant, name)
             let (token, plaintext) = try await runtime.withDatabase { database, secrets in
                 let stores = Stores(database, secrets: secrets)
-                guard let tenant = try await stores.tenants.find(key) else { throw SwitchboardError.notFound("tenant '\(key)'") }
+                let tenant = try await stores.tenants.require(key)
                 return try await stores.apiTokens.issue(tenantID: tenant.id, name: name, scope: scope)
             }
             if json {
@@ -135,7 +136,7 @@ struct TenantCommand: AsyncParsableCommand {
             let (key, rotate) = (tenant, rotate)
             let token = try await runtime.withDatabase { database, secrets in
                 let stores = Stores(database, secrets: secrets)
-                guard let tenant = try await stores.tenants.find(key) else { throw SwitchboardError.notFound("tenant '\(key)'") }
+                let tenant = try await stores.tenants.require(key)
                 return rotate ? try await stores.tenants.rotatePBXToken(id: tenant.id) : try await stores.tenants.pbxToken(id: tenant.id)
             }
             print(token)
@@ -143,22 +144,8 @@ struct TenantCommand: AsyncParsableCommand {
     }
 }
 
-/// An integration as the CLI shows it: secrets masked.
-struct IntegrationSummary: Encodable {
-    var kind: String
-    var enabled: Bool
-    var settings: [String: JSONValue]
-    var secrets: [String: String]
-    var missing: [String]
-
-    init(_ integration: Integration) {
-        kind = integration.kind.rawValue
-        enabled = integration.enabled
-        settings = integration.settings
-        secrets = integration.maskedSecrets
-        missing = integration.missingFields
-    }
-
+extension IntegrationView {
+    /// Prints the integration for people, secrets masked.
     func printText() {
         print("  \(kind): \(enabled ? "enabled" : "disabled")")
         for (key, value) in settings.sorted(by: { $0.key < $1.key }) {

@@ -39,7 +39,7 @@ struct UserCommand: AsyncParsableCommand {
                 let stores = Stores(database, secrets: secrets)
                 var tenantID: String?
                 if let tenantKey {
-                    guard let tenant = try await stores.tenants.find(tenantKey) else { throw SwitchboardError.notFound("tenant '\(tenantKey)'") }
+                    let tenant = try await stores.tenants.require(tenantKey)
                     tenantID = tenant.id
                 }
                 return try await stores.users.create(email: email, role: role, tenantID: tenantID, passwordHash: hash)
