@@ -58,12 +58,25 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Durable job queue on both backends: leases, retries with backoff, dead letters, workers.
+        .target(
+            name: "Jobs",
+            dependencies: [
+                "SwitchboardCore",
+                "Storage",
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Hummingbird application: routes, auth, ops endpoints, OpenAPI document.
         .target(
             name: "Server",
             dependencies: [
                 "SwitchboardCore",
                 "Storage",
+                "Jobs",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -81,6 +94,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "Storage",
+                "Jobs",
                 "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -95,6 +109,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "Storage",
+                "Jobs",
                 "Server",
                 "switchboard",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -4,11 +4,11 @@ import SQLKit
 extension SQLRow {
     /// A timestamp column at millisecond precision (SQLite keeps a double, PostgreSQL microseconds;
     /// rounding makes both read back exactly what was written).
-    func date(_ column: String) throws -> Date {
+    public func date(_ column: String) throws -> Date {
         try decode(column: column, as: Date.self).roundedToMilliseconds
     }
 
-    func optionalDate(_ column: String) throws -> Date? {
+    public func optionalDate(_ column: String) throws -> Date? {
         try decode(column: column, as: Date?.self)?.roundedToMilliseconds
     }
 }

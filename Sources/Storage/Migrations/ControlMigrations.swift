@@ -81,6 +81,55 @@ public enum ControlMigrations {
                 """,
                 "CREATE INDEX integration_logs_tenant_time ON integration_logs (tenant_id, created_at)",
             ]
-        }
+        },
+        Migration(version: 2, name: "job queue and worker registry") { t in
+            [
+                """
+                CREATE TABLE jobs (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT REFERENCES tenants(id),
+                    kind TEXT NOT NULL,
+                    payload TEXT NOT NULL DEFAULT '{}',
+                    priority INTEGER NOT NULL DEFAULT 100,
+                    state TEXT NOT NULL,
+                    run_at \(t.timestamp) NOT NULL,
+                    attempt INTEGER NOT NULL DEFAULT 0,
+                    max_attempts INTEGER NOT NULL,
+                    unique_key TEXT,
+                    lease_owner TEXT,
+                    lease_expires_at \(t.timestamp),
+                    last_error TEXT,
+                    result TEXT,
+                    created_at \(t.timestamp) NOT NULL,
+                    updated_at \(t.timestamp) NOT NULL,
+                    finished_at \(t.timestamp)
+                )
+                """,
+                // The claim scans only runnable rows, in priority order.
+                """
+                CREATE INDEX jobs_runnable ON jobs (priority, run_at)
+                WHERE state IN ('available', 'scheduled', 'retryable')
+                """,
+                "CREATE INDEX jobs_running_lease ON jobs (lease_expires_at) WHERE state = 'running'",
+                "CREATE INDEX jobs_tenant_kind ON jobs (tenant_id, kind, created_at)",
+                // A unique key is unique among live jobs only: a finished job frees its key.
+                """
+                CREATE UNIQUE INDEX jobs_unique_live ON jobs (unique_key)
+                WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running', 'retryable')
+                """,
+                """
+                CREATE TABLE workers (
+                    id TEXT PRIMARY KEY,
+                    hostname TEXT NOT NULL,
+                    pid INTEGER NOT NULL,
+                    concurrency INTEGER NOT NULL,
+                    in_flight INTEGER NOT NULL DEFAULT 0,
+                    started_at \(t.timestamp) NOT NULL,
+                    heartbeat_at \(t.timestamp) NOT NULL,
+                    stopped_at \(t.timestamp)
+                )
+                """,
+            ]
+        },
     ]
 }

@@ -1,0 +1,50 @@
+/// In-process wake-ups: an enqueue or a finished job wakes waiting workers at once instead of at
+/// their next poll. Across processes the poll (and, later, PostgreSQL NOTIFY) does the same.
+public actor JobNotifier {
+    private var signals: [ObjectIdentifier: WakeSignal] = [:]
+
+    public init() {}
+
+    func register(_ signal: WakeSignal) { signals[ObjectIdentifier(signal)] = signal }
+    func unregister(_ signal: WakeSignal) { signals[ObjectIdentifier(signal)] = nil }
+
+    public func notifyAll() async {
+        for signal in signals.values { await signal.signal() }
+    }
+}
+
+/// A wake-up: `signal()` releases every waiter, or, with none waiting, makes the next wait return at once.
+actor WakeSignal {
+    private var pending = false
+    private var waiters: [CheckedContinuation<Void, Never>] = []
+
+    func signal() {
+        if waiters.isEmpty {
+            pending = true
+        } else {
+            let released = waiters
+            waiters.removeAll()
+            released.forEach { $0.resume() }
+        }
+    }
+
+    func wait() async {
+        if pending {
+            pending = false
+            return
+        }
+        await withCheckedContinuation { waiters.append($0) }
+    }
+
+    /// Waits for a signal or `timeout`, whichever comes first.
+    nonisolated func wait(timeout: Duration) async {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                try? await Task.sleep(for: timeout)
+                await self.signal()
+            }
+            await self.wait()
+            group.cancelAll()
+        }
+    }
+}

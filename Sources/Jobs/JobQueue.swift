@@ -1,0 +1,315 @@
+import Foundation
+import SQLKit
+import Storage
+import SwitchboardCore
+
+/// The durable job queue over the control database (SQLite or PostgreSQL).
+///
+/// Claims are one statement: on PostgreSQL a `FOR UPDATE SKIP LOCKED` subquery, so concurrent workers
+/// never take the same row; on SQLite the single writer gives the same guarantee. A claimed job holds a
+/// lease; a worker that dies stops renewing it and the job becomes runnable again when it expires, so
+/// handlers must be idempotent. Completion and failure are accepted only from the lease owner.
+public struct JobQueue: Sendable {
+    public let database: Database
+    /// Wakes workers in this process at once after an enqueue (the poll catches everything else).
+    public let notifier: JobNotifier
+
+    public init(database: Database, notifier: JobNotifier = JobNotifier()) {
+        self.database = database
+        self.notifier = notifier
+    }
+
+    /// A job to enqueue.
+    public struct NewJob: Sendable {
+        public var kind: String
+        public var tenantID: String?
+        public var payload: JSONValue
+        public var priority: Int
+        public var runAt: Date?
+        public var maxAttempts: Int
+        /// Unique among live jobs: enqueueing the same key again returns the live job instead.
+        public var uniqueKey: String?
+
+        public init(
+            kind: String, tenantID: String? = nil, payload: JSONValue = .object([:]), priority: Int = 100,
+            runAt: Date? = nil, maxAttempts: Int = RetryPolicy.standard.maxAttempts, uniqueKey: String? = nil
+        ) {
+            self.kind = kind
+            self.tenantID = tenantID
+            self.payload = payload
+            self.priority = priority
+            self.runAt = runAt
+            self.maxAttempts = maxAttempts
+            self.uniqueKey = uniqueKey
+        }
+    }
+
+    /// Enqueues on `runner` — pass a transaction to commit the job with the domain write that needs it
+    /// (the outbox). Returns the job and whether it was new (false: a live job had the unique key).
+    public static func enqueue(_ new: NewJob, on runner: any SQLRunner) async throws -> (job: Job, inserted: Bool) {
+        guard !new.kind.isEmpty, new.kind.count <= 100 else {
+            throw SwitchboardError.invalid("kind", "kind must be 1–100 characters")
+        }
+        let now = Date.storageNow
+        let runAt = (new.runAt ?? now).roundedToMilliseconds
+        let state: JobState = runAt > now ? .scheduled : .available
+        let id = Identifiers.newID()
+        let payload = try JSONCoder.string(new.payload)
+        let inserted = try await runner.run { sql in
+            try await sql.raw(
+                """
+                INSERT INTO jobs (id, tenant_id, kind, payload, priority, state, run_at, attempt, max_attempts,
+                    unique_key, created_at, updated_at)
+                VALUES (\(bind: id), \(bind: new.tenantID), \(bind: new.kind), \(bind: payload), \(bind: new.priority),
+                    \(bind: state.rawValue), \(bind: runAt), 0, \(bind: max(1, new.maxAttempts)), \(bind: new.uniqueKey),
+                    \(bind: now), \(bind: now))
+                ON CONFLICT DO NOTHING
+                RETURNING *
+                """
+            ).first()
+        }
+        if let inserted { return (try JobRow.decode(inserted), true) }
+        guard let key = new.uniqueKey else {
+            throw SwitchboardError(.internal, code: "enqueue_failed", message: "the job was not stored")
+        }
+        let existing = try await runner.run { sql in
+            try await sql.raw(
+                """
+                SELECT * FROM jobs WHERE unique_key = \(bind: key)
+                AND state IN ('available', 'scheduled', 'running', 'retryable')
+                """
+            ).first()
+        }
+        guard let existing else {
+            // The live job finished between our insert and select: try once more.
+            return try await enqueue(new, on: runner)
+        }
+        return (try JobRow.decode(existing), false)
+    }
+
+    /// Enqueues in its own transaction and wakes local workers.
+    @discardableResult
+    public func enqueue(_ new: NewJob) async throws -> (job: Job, inserted: Bool) {
+        let result = try await Self.enqueue(new, on: database)
+        if result.inserted { await notifier.notifyAll() }
+        return result
+    }
+
+    /// Claims up to `limit` runnable jobs for `owner`, leasing them until `now + lease`.
+    public func claim(owner: String, limit: Int, lease: Duration, now: Date = .storageNow) async throws -> [Job] {
+        guard limit > 0 else { return [] }
+        let until = now.addingTimeInterval(lease.seconds)
+        let skipLocked = database.backend == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
+        let rows = try await database.run { sql in
+            try await sql.raw(
+                """
+                UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = \(bind: owner),
+                    lease_expires_at = \(bind: until), updated_at = \(bind: now)
+                WHERE id IN (
+                    SELECT id FROM jobs
+                    WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= \(bind: now)
+                    ORDER BY priority, run_at LIMIT \(literal: limit) \(unsafeRaw: skipLocked))
+                RETURNING *
+                """
+            ).all()
+        }
+        return try rows.map(JobRow.decode).sorted { ($0.priority, $0.runAt) < ($1.priority, $1.runAt) }
+    }
+
+    /// Marks a job succeeded. Returns false when `owner` no longer holds it (its lease expired and
+    /// another worker took it), so the caller knows its result was not recorded.
+    @discardableResult
+    public func complete(id: String, owner: String, result: JSONValue?) async throws -> Bool {
+        let now = Date.storageNow
+        let text = try result.map(JSONCoder.string)
+        return try await database.run { sql in
+            try await sql.raw(
+                """
+                UPDATE jobs SET state = 'succeeded', result = \(bind: text), lease_owner = NULL, lease_expires_at = NULL,
+                    finished_at = \(bind: now), updated_at = \(bind: now), last_error = NULL
+                WHERE id = \(bind: id) AND lease_owner = \(bind: owner) AND state = 'running'
+                RETURNING id
+                """
+            ).first() != nil
+        }
+    }
+
+    /// Records a failure: retryable failures come back after the policy's delay (or `retryAfter`)
+    /// until attempts run out; permanent failures and exhausted jobs become `dead`.
+    @discardableResult
+    public func fail(
+        _ job: Job, owner: String, failure: JobFailure, policy: RetryPolicy, random: Double = .random(in: 0..<1)
+    ) async throws -> JobState {
+        let now = Date.storageNow
+        var next: JobState = .dead
+        var runAt = job.runAt
+        if case .retryable(_, let retryAfter) = failure, job.attempt < job.maxAttempts {
+            next = .retryable
+            let delay = max(policy.delay(after: job.attempt, random: random), retryAfter ?? .zero)
+            runAt = now.addingTimeInterval(delay.seconds).roundedToMilliseconds
+        }
+        let message = String(failure.message.prefix(2000))
+        let (state, retryAt) = (next, runAt)
+        let finished: Date? = next == .dead ? now : nil
+        let recorded = try await database.run { sql in
+            try await sql.raw(
+                """
+                UPDATE jobs SET state = \(bind: state.rawValue), run_at = \(bind: retryAt), last_error = \(bind: message),
+                    lease_owner = NULL, lease_expires_at = NULL, updated_at = \(bind: now), finished_at = \(bind: finished)
+                WHERE id = \(bind: job.id) AND lease_owner = \(bind: owner) AND state = 'running'
+                RETURNING id
+                """
+            ).first() != nil
+        }
+        return recorded ? next : .running
+    }
+
+    /// Renews the leases `owner` holds on `ids`.
+    public func extendLeases(ids: [String], owner: String, lease: Duration) async throws {
+        guard !ids.isEmpty else { return }
+        let until = Date.storageNow.addingTimeInterval(lease.seconds)
+        try await database.run { sql in
+            try await sql.raw(
+                """
+                UPDATE jobs SET lease_expires_at = \(bind: until)
+                WHERE lease_owner = \(bind: owner) AND state = 'running' AND id IN (\(binds: ids))
+                """
+            ).run()
+        }
+    }
+
+    /// Jobs whose worker died: back to `retryable` (or `dead` when out of attempts). Returns how many.
+    @discardableResult
+    public func rescueExpiredLeases(now: Date = .storageNow) async throws -> Int {
+        try await database.run { sql in
+            try await sql.raw(
+                """
+                UPDATE jobs SET state = CASE WHEN attempt >= max_attempts THEN 'dead' ELSE 'retryable' END,
+                    last_error = 'lease expired: the worker stopped before finishing', lease_owner = NULL,
+                    lease_expires_at = NULL, run_at = \(bind: now), updated_at = \(bind: now)
+                WHERE state = 'running' AND lease_expires_at < \(bind: now)
+                RETURNING id
+                """
+            ).all().count
+        }
+    }
+
+    /// Cancels a job that has not finished; a running job's result is then discarded.
+    public func cancel(id: String) async throws -> Job {
+        let now = Date.storageNow
+        let row = try await database.run { sql in
+            try await sql.raw(
+                """
+                UPDATE jobs SET state = 'cancelled', lease_owner = NULL, lease_expires_at = NULL,
+                    finished_at = \(bind: now), updated_at = \(bind: now)
+                WHERE id = \(bind: id) AND state IN ('available', 'scheduled', 'running', 'retryable')
+                RETURNING *
+                """
+            ).first()
+        }
+        guard let row else { throw try await notLive(id) }
+        return try JobRow.decode(row)
+    }
+
+    /// Re-queues a dead or cancelled job with a fresh set of attempts.
+    public func retry(id: String) async throws -> Job {
+        let now = Date.storageNow
+        let row = try await mapUniqueKeyConflict {
+            try await database.run { sql in
+                try await sql.raw(
+                    """
+                    UPDATE jobs SET state = 'available', attempt = 0, run_at = \(bind: now), finished_at = NULL,
+                        updated_at = \(bind: now)
+                    WHERE id = \(bind: id) AND state IN ('dead', 'cancelled')
+                    RETURNING *
+                    """
+                ).first()
+            }
+        }
+        guard let row else {
+            guard try await find(id: id) != nil else { throw SwitchboardError.notFound("job") }
+            throw SwitchboardError.conflict("only dead or cancelled jobs can be retried", field: "state")
+        }
+        await notifier.notifyAll()
+        return try JobRow.decode(row)
+    }
+
+    private func mapUniqueKeyConflict<R>(_ body: () async throws -> R) async throws -> R {
+        do {
+            return try await body()
+        } catch where Database.isUniqueViolation(error) {
+            throw SwitchboardError.conflict("a live job with the same unique key exists", field: "unique_key")
+        }
+    }
+
+    private func notLive(_ id: String) async throws -> SwitchboardError {
+        try await find(id: id) == nil
+            ? .notFound("job") : .conflict("the job has already finished", field: "state")
+    }
+
+    public func find(id: String) async throws -> Job? {
+        try await database.run { sql in
+            try await sql.raw("SELECT * FROM jobs WHERE id = \(bind: id)").first()
+        }.map(JobRow.decode)
+    }
+
+    /// Filters for ``list(_:)``.
+    public struct Filter: Sendable {
+        public var tenantID: String?
+        public var kind: String?
+        public var state: JobState?
+        public var limit: Int
+
+        public init(tenantID: String? = nil, kind: String? = nil, state: JobState? = nil, limit: Int = 50) {
+            self.tenantID = tenantID
+            self.kind = kind
+            self.state = state
+            self.limit = limit
+        }
+    }
+
+    /// Jobs, newest first.
+    public func list(_ filter: Filter) async throws -> [Job] {
+        try await database.run { sql in
+            var query = SQLQueryString("SELECT * FROM jobs WHERE 1 = 1")
+            if let tenant = filter.tenantID { query = query + " AND tenant_id = \(bind: tenant)" }
+            if let kind = filter.kind { query = query + " AND kind = \(bind: kind)" }
+            if let state = filter.state { query = query + " AND state = \(bind: state.rawValue)" }
+            query = query + " ORDER BY created_at DESC, id LIMIT \(literal: min(max(filter.limit, 1), 500))"
+            return try await sql.raw(query).all()
+        }.map(JobRow.decode)
+    }
+
+    /// Job counts by state, for `/stats` and metrics.
+    public func depth() async throws -> [JobState: Int] {
+        let rows = try await database.run { sql in
+            try await sql.raw("SELECT state, COUNT(*) AS n FROM jobs GROUP BY state").all()
+        }
+        var counts: [JobState: Int] = [:]
+        for row in rows {
+            if let state = JobState(rawValue: try row.decode(column: "state", as: String.self)) {
+                counts[state] = try row.decode(column: "n", as: Int.self)
+            }
+        }
+        return counts
+    }
+
+    /// Deletes succeeded and cancelled jobs finished before `cutoff`; dead jobs stay for inspection.
+    @discardableResult
+    public func prune(finishedBefore cutoff: Date) async throws -> Int {
+        try await database.run { sql in
+            try await sql.raw(
+                """
+                DELETE FROM jobs WHERE state IN ('succeeded', 'cancelled') AND finished_at < \(bind: cutoff) RETURNING id
+                """
+            ).all().count
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in (fractional) seconds.
+    var seconds: Double {
+        Double(components.seconds) + Double(components.attoseconds) / 1e18
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+import Logging
+import ServiceLifecycle
+import Storage
+import SwitchboardCore
+import Synchronization
+
+/// Runs jobs from the queue: claims as many as it has free slots, renews their leases while they run,
+/// records results, and on graceful shutdown stops claiming and lets running jobs finish.
+public struct JobWorker: Service {
+    public struct Configuration: Sendable {
+        public var concurrency: Int
+        /// How long a claim lasts without renewal; a worker killed with SIGKILL loses its jobs after this.
+        public var lease: Duration
+        /// The longest a worker waits before looking for work when nobody wakes it.
+        public var pollInterval: Duration
+
+        public init(concurrency: Int = 8, lease: Duration = .seconds(60), pollInterval: Duration = .milliseconds(500)) {
+            self.concurrency = max(1, concurrency)
+            self.lease = lease
+            self.pollInterval = pollInterval
+        }
+    }
+
+    public let id: String
+    let queue: JobQueue
+    let registry: JobRegistry
+    let configuration: Configuration
+    let logger: Logger
+    private let inFlight = InFlight()
+    private let wake = WakeSignal()
+
+    public init(queue: JobQueue, registry: JobRegistry, configuration: Configuration = .init(), logger: Logger) {
+        self.id = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.newID().prefix(8))"
+        self.queue = queue
+        self.registry = registry
+        self.configuration = configuration
+        var logger = logger
+        logger[metadataKey: "worker"] = .string(id)
+        self.logger = logger
+    }
+
+    public func run() async throws {
+        let registryRow = WorkerRegistry(database: queue.database)
+        try await registryRow.register(id: id, concurrency: configuration.concurrency)
+        await queue.notifier.register(wake)
+        logger.info("worker started", metadata: ["concurrency": "\(configuration.concurrency)", "kinds": "\(registry.kinds)"])
+        await withDiscardingTaskGroup { group in
+            group.addTask { await heartbeat(registryRow) }
+            await withGracefulShutdownHandler {
+                await claimLoop(group: &group)
+            } onGracefulShutdown: {
+                Task { await wake.signal() }
+            }
+            // No more claims; running jobs finish, then the heartbeat stops.
+            inFlight.stopping()
+            await wake.signal()
+        }
+        await queue.notifier.unregister(wake)
+        try? await registryRow.stop(id: id)
+        logger.info("worker stopped")
+    }
+
+    private func claimLoop(group: inout DiscardingTaskGroup) async {
+        while !Task.isShuttingDownGracefully && !Task.isCancelled {
+            let free = configuration.concurrency - inFlight.count
+            var claimed: [Job] = []
+            if free > 0 {
+                do {
+                    try await queue.rescueExpiredLeases()
+                    claimed = try await queue.claim(owner: id, limit: free, lease: configuration.lease)
+                } catch {
+                    logger.error("claim failed; retrying after the poll interval", metadata: ["error": "\(error)"])
+                }
+            }
+            for job in claimed {
+                inFlight.add(job.id)
+                group.addTask { await execute(job) }
+            }
+            if claimed.isEmpty || claimed.count == free {
+                await wake.wait(timeout: configuration.pollInterval)
+            }
+        }
+    }
+
+    private func execute(_ job: Job) async {
+        var logger = self.logger
+        logger[metadataKey: "job_id"] = .string(job.id)
+        logger[metadataKey: "job_kind"] = .string(job.kind)
+        if let tenant = job.tenantID { logger[metadataKey: "tenant"] = .string(tenant) }
+        defer {
+            inFlight.remove(job.id)
+            Task { await wake.signal() }
+        }
+        guard let entry = registry.entry(for: job.kind) else {
+            try? await queue.fail(
+                job, owner: id, failure: .permanent("no handler for job kind '\(job.kind)'"), policy: .standard)
+            return
+        }
+        let started = ContinuousClock.now
+        let context = JobContext(job: job, logger: logger)
+        do {
+            let result = try await withTimeout(entry.timeout) { try await entry.handler(context) }
+            let recorded = try await queue.complete(id: job.id, owner: id, result: result)
+            logger.info(
+                recorded ? "job succeeded" : "job finished after losing its lease; result not recorded",
+                metadata: ["attempt": "\(job.attempt)", "duration_ms": "\((ContinuousClock.now - started).wholeMilliseconds)"])
+        } catch {
+            let failure = (error as? JobFailure) ?? .retryable(String(describing: error))
+            let next = try? await queue.fail(job, owner: id, failure: failure, policy: entry.policy)
+            logger.warning(
+                "job failed",
+                metadata: ["attempt": "\(job.attempt)", "next_state": "\(next?.rawValue ?? "unknown")", "error": "\(failure.message)"])
+        }
+    }
+
+    private func heartbeat(_ registryRow: WorkerRegistry) async {
+        let interval = configuration.lease / 3
+        while !(inFlight.isStopping && inFlight.count == 0) && !Task.isCancelled {
+            try? await Task.sleep(for: min(interval, .seconds(1)))
+            do {
+                try await queue.extendLeases(ids: inFlight.ids, owner: id, lease: configuration.lease)
+                try await registryRow.beat(id: id, inFlight: inFlight.count)
+            } catch {
+                logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
+            }
+        }
+    }
+}
+
+/// Runs `body`, failing with a retryable error when it takes longer than `limit`.
+func withTimeout<R: Sendable>(_ limit: Duration, _ body: @escaping @Sendable () async throws -> R) async throws -> R {
+    try await withThrowingTaskGroup(of: R.self) { group in
+        group.addTask { try await body() }
+        group.addTask {
+            try await Task.sleep(for: limit)
+            throw JobFailure.retryable("timed out after \(limit)")
+        }
+        defer { group.cancelAll() }
+        guard let result = try await group.next() else { throw JobFailure.retryable("no result") }
+        return result
+    }
+}
+
+/// The ids of jobs this worker is running.
+final class InFlight: Sendable {
+    private let state = Mutex<(ids: Set<String>, stopping: Bool)>(([], false))
+
+    var count: Int { state.withLock { $0.ids.count } }
+    var ids: [String] { state.withLock { Array($0.ids) } }
+    var isStopping: Bool { state.withLock { $0.stopping } }
+    func add(_ id: String) { state.withLock { _ = $0.ids.insert(id) } }
+    func remove(_ id: String) { state.withLock { _ = $0.ids.remove(id) } }
+    func stopping() { state.withLock { $0.stopping = true } }
+}
