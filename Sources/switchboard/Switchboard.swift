@@ -9,7 +9,7 @@ struct Switchboard: AsyncParsableCommand {
         abstract: "Connects Asterisk and your apps to Bitrix24, amoCRM and RetailCRM; mirrors CRM data into SQL.",
         version: SwitchboardVersion.current,
         subcommands: [
-            Serve.self, Demo.self, Migrate.self, TenantCommand.self, IntegrationCommand.self, UserCommand.self,
+            Serve.self, Worker.self, Demo.self, Migrate.self, TenantCommand.self, IntegrationCommand.self, UserCommand.self,
             AuthCommand.self, OpenAPICommand.self,
         ])
 }

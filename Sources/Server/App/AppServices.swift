@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Logging
 import Storage
 import SwitchboardCore
@@ -18,6 +19,10 @@ public struct AppServices: Sendable {
     /// Connection tests per integration kind; kinds without an entry use `defaultTester`.
     public var testers: [IntegrationKind: any ConnectionTester]
     public var defaultTester: any ConnectionTester
+    /// The durable job queue (the outbox of every external effect).
+    public let jobs: JobQueue
+    /// Job kinds `POST /api/v1/jobs` accepts: those a worker in this build can run.
+    public var jobKinds: Set<String> = []
     public let logger: Logger
 
     /// Prepares signing keys and wires the services. The database must already be migrated.
@@ -28,11 +33,13 @@ public struct AppServices: Sendable {
         let adminTokens = AdminTokenService(store: stores.signingKeys, lifetime: settings.adminTokenLifetime)
         try await adminTokens.prepare()
         let external = settings.externalJWT.map { ExternalJWTVerifier(settings: $0) }
-        return AppServices(
+        var services = AppServices(
             database: database, secrets: secrets, settings: settings, stores: stores, adminTokens: adminTokens,
             authenticator: Authenticator(stores: stores, adminTokens: adminTokens, external: external),
             passwords: PasswordHasher(cost: settings.bcryptCost), stats: stats, migrator: Migrator(), testers: [:],
-            defaultTester: ReachabilityTester(), logger: logger)
+            defaultTester: ReachabilityTester(), jobs: JobQueue(database: database), logger: logger)
+        services.jobKinds = Set(StandardJobs.registry(services: services).kinds)
+        return services
     }
 
     func tester(for kind: IntegrationKind) -> any ConnectionTester { testers[kind] ?? defaultTester }

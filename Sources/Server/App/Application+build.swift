@@ -10,6 +10,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
 
     let api = router.group("api/v1").add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
     AuthController(services: services).register(on: api)
+    JobController(services: services).register(on: api)
     let tenant = api.group("tenants/{tenant}").add(middleware: TenantScopeMiddleware(tenants: services.stores.tenants))
     TenantController(services: services).register(api: api, tenant: tenant)
     IntegrationController(services: services).register(on: tenant)

@@ -50,6 +50,17 @@ public enum OpenAPIDocument {
                 required: ["email", "password", "role"]), success: 201),
         .init(method: "post", path: "/api/v1/users/{id}/disable", summary: "Disable a user (ends their sessions)", tag: "users", auth: .superAdmin),
         .init(method: "post", path: "/api/v1/users/{id}/enable", summary: "Enable a user", tag: "users", auth: .superAdmin),
+        .init(
+            method: "post", path: "/api/v1/jobs", summary: "Enqueue a job of a known kind; returns its id (200 with deduplicated=true when a live job has the unique_key)",
+            tag: "jobs", auth: .admin,
+            body: object(
+                ["kind": "string", "tenant": "string", "payload": "object", "run_at": "string", "priority": "integer",
+                 "unique_key": "string", "max_attempts": "integer"], required: ["kind"]), success: 201),
+        .init(method: "get", path: "/api/v1/jobs", summary: "List jobs, newest first (filters: tenant, kind, state, limit)", tag: "jobs", auth: .admin),
+        .init(method: "get", path: "/api/v1/jobs/{id}", summary: "A job's state, attempts, last error and result", tag: "jobs", auth: .admin),
+        .init(method: "post", path: "/api/v1/jobs/{id}/cancel", summary: "Cancel a job that has not finished", tag: "jobs", auth: .admin),
+        .init(method: "post", path: "/api/v1/jobs/{id}/retry", summary: "Re-queue a dead or cancelled job", tag: "jobs", auth: .admin),
+        .init(method: "get", path: "/api/v1/workers", summary: "Workers seen in the last hour: alive, heartbeat, jobs in flight", tag: "jobs", auth: .superAdmin),
         .init(method: "get", path: "/api/v1/tenants", summary: "List the tenants the caller may see", tag: "tenants", auth: .admin),
         .init(
             method: "post", path: "/api/v1/tenants", summary: "Create a tenant; returns its PBX token and first API token once",

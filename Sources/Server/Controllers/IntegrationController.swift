@@ -79,6 +79,25 @@ struct IntegrationController {
         return try JSONResponse.make(IntegrationView(saved))
     }
 
+    /// Runs the connection test for an integration and records the outcome in the integration log.
+    static func runTest(_ integration: Integration, services: AppServices) async -> ConnectionTestResult {
+        let started = ContinuousClock.now
+        let result = await services.tester(for: integration.kind).test(integration)
+        let elapsed = ContinuousClock.now - started
+        let summary = result.checks.map { "\($0.name): \($0.ok ? "ok" : "failed") — \($0.detail)" }.joined(separator: "; ")
+        do {
+            try await services.stores.logs.append(
+                IntegrationLogEntry(
+                    id: Identifiers.newID(), tenantID: integration.tenantID, integration: integration.kind.rawValue,
+                    eventType: "connection_test", status: result.ok ? .success : .error, requestData: nil,
+                    responseData: summary, errorMessage: result.ok ? nil : result.checks.first(where: { !$0.ok })?.detail,
+                    durationMs: elapsed.wholeMilliseconds, createdAt: .storageNow))
+        } catch {
+            services.logger.error("cannot write the integration log", metadata: ["error": "\(error)"])
+        }
+        return result
+    }
+
     /// Runs the connection test for the kind and records the outcome in the integration log.
     @Sendable func test(_ request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
@@ -86,17 +105,7 @@ struct IntegrationController {
         guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: kind) else {
             throw SwitchboardError.notFound("\(kind.rawValue) integration")
         }
-        let started = ContinuousClock.now
-        let result = await services.tester(for: kind).test(integration)
-        let elapsed = ContinuousClock.now - started
-        let summary = result.checks.map { "\($0.name): \($0.ok ? "ok" : "failed") — \($0.detail)" }.joined(separator: "; ")
-        try await services.stores.logs.append(
-            IntegrationLogEntry(
-                id: Identifiers.newID(), tenantID: tenant.id, integration: kind.rawValue, eventType: "connection_test",
-                status: result.ok ? .success : .error, requestData: nil, responseData: summary,
-                errorMessage: result.ok ? nil : result.checks.first(where: { !$0.ok })?.detail,
-                durationMs: elapsed.wholeMilliseconds,
-                createdAt: Date()))
+        let result = await Self.runTest(integration, services: services)
         return try JSONResponse.make(result)
     }
 }

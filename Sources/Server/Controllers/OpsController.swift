@@ -64,6 +64,8 @@ struct OpsController {
         var requests: RequestStats.TenantCounters
         var tenants: [String: RequestStats.TenantCounters]
         var tenantCount: Int
+        /// Jobs by state (available, running, retryable, dead…).
+        var jobs: [String: Int]
     }
 
     @Sendable func stats(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -72,11 +74,17 @@ struct OpsController {
         return try JSONResponse.make(
             Stats(
                 uptimeSeconds: Int(Date().timeIntervalSince(services.stats.startedAt)), requests: snapshot.totals,
-                tenants: snapshot.tenants, tenantCount: try await services.stores.tenants.list().count))
+                tenants: snapshot.tenants, tenantCount: try await services.stores.tenants.list().count,
+                jobs: Dictionary(uniqueKeysWithValues: try await services.jobs.depth().map { ($0.key.rawValue, $0.value) })))
     }
 
     @Sendable func metrics(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await checkOpsAccess(request, context: context)
+        for (state, count) in try await services.jobs.depth() {
+            services.stats.registry.makeGauge(
+                descriptor: .init(metricName: "jobs", unitName: "count", helpText: "Jobs by state"), labels: [("state", state.rawValue)]
+            ).set(Double(count))
+        }
         var buffer: [UInt8] = []
         services.stats.registry.emit(into: &buffer)
         return Response(

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Hummingbird
+import Jobs
 import Logging
 import Metrics
 import Prometheus
@@ -34,6 +35,7 @@ enum ServerRunner {
         onRunning: @escaping @Sendable (AppServices, _ port: Int) async -> Void, exitWhenReady: Bool = false
     ) async throws {
         let settings = try runtime.serverSettings()
+        let workerCount = try runtime.workerCount()
         let logger = runtime.logger
         try await runtime.withDatabase { database, secrets in
             let registry = PrometheusCollectorRegistry()
@@ -62,9 +64,15 @@ enum ServerRunner {
                     "address": "http://\(settings.host):\(settings.port)", "database": "\(database.location)",
                 ])
             let hook = ReadyHook(ready: ready, exitAfterwards: exitWhenReady) { port in await onRunning(services, port) }
-            let members: [ServiceGroupConfiguration.ServiceConfiguration] = [
+            var members: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: app), .init(service: hook, successTerminationBehavior: .gracefullyShutdownGroup),
             ]
+            if workerCount > 0 {
+                let worker = JobWorker(
+                    queue: services.jobs, registry: StandardJobs.registry(services: services),
+                    configuration: .init(concurrency: workerCount), logger: logger)
+                members.append(.init(service: worker))
+            }
             let group = ServiceGroup(
                 configuration: .init(services: members, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

@@ -38,6 +38,9 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Lifetime of admin JWTs in hours. Env SWITCHBOARD_ADMIN_TOKEN_HOURS. Default 12.")
     var adminTokenHours: Int?
 
+    @Option(help: "Job workers run in this process (0: none, e.g. when `switchboard worker` processes do it). Env SWITCHBOARD_WORKERS. Default 4.")
+    var workers: Int?
+
     @Option(help: "Accept external JWTs signed by the keys at this JWKS URL. Env SWITCHBOARD_EXTERNAL_JWKS_URL.")
     var externalJwksURL: String?
 

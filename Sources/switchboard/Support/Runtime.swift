@@ -41,6 +41,7 @@ struct Runtime {
             put("max_body_bytes", serve.maxBodyBytes)
             put("bcrypt_cost", serve.bcryptCost)
             put("admin_token_hours", serve.adminTokenHours)
+            put("workers", serve.workers)
             put("external_jwks_url", serve.externalJwksURL)
             put("external_jwt_tenant_claim", serve.externalJwtTenantClaim)
             put("external_jwt_issuer", serve.externalJwtIssuer)
@@ -90,6 +91,13 @@ struct Runtime {
             try await Migrator().migrate(database, logger: logger)
             return try await body(database, secrets)
         }
+    }
+
+    /// How many job workers run in this process.
+    func workerCount() throws -> Int {
+        let count = config.int(forKey: "workers", default: 4)
+        guard (0...256).contains(count) else { throw SwitchboardError.invalid("workers", "workers must be 0–256") }
+        return count
     }
 
     /// The HTTP server settings after validation.

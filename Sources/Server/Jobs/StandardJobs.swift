@@ -1,0 +1,39 @@
+import Foundation
+import Jobs
+import Storage
+import SwitchboardCore
+
+/// The job kinds the server itself provides. Connectors add theirs (`crm.sync`, `crm.sync-pipelines`…)
+/// when they land.
+public enum StandardJobs {
+    /// Runs an integration's connection test in the background and records it in the integration log.
+    public static let integrationTest = "integration.test"
+    /// Deletes finished jobs older than the retention period.
+    public static let prune = "jobs.prune"
+
+    public static func registry(services: AppServices) -> JobRegistry {
+        var registry = JobRegistry()
+        registry.register(
+            integrationTest, policy: RetryPolicy(maxAttempts: 3, backoff: .exponential(base: .seconds(5), cap: .seconds(60))),
+            timeout: .seconds(60)
+        ) { context in
+            guard let tenantID = context.job.tenantID else { throw JobFailure.permanent("integration.test needs a tenant") }
+            guard let kindName = context.job.payload.objectValue?["kind"]?.stringValue,
+                let kind = IntegrationKind(rawValue: kindName)
+            else { throw JobFailure.permanent("payload.kind must name an integration") }
+            guard let integration = try await services.stores.integrations.find(tenantID: tenantID, kind: kind) else {
+                throw JobFailure.permanent("the tenant has no \(kindName) integration")
+            }
+            let result = await IntegrationController.runTest(integration, services: services)
+            return try JSONDecoder().decode(JSONValue.self, from: JSONCoding.encoder.encode(result))
+        }
+        registry.register(prune, policy: .standard, timeout: .seconds(600)) { context in
+            var days = 7.0
+            if case .number(let value) = context.job.payload.objectValue?["older_than_days"] { days = value }
+            guard days >= 0 else { throw JobFailure.permanent("older_than_days must not be negative") }
+            let removed = try await services.jobs.prune(finishedBefore: Date().addingTimeInterval(-days * 86_400))
+            return ["removed": .number(Double(removed))]
+        }
+        return registry
+    }
+}
