@@ -1,4 +1,5 @@
 import Foundation
+import Jobs
 import Server
 import Storage
 import SwitchboardCore
@@ -52,6 +53,9 @@ enum DemoSeed {
         _ = try await services.stores.integrations.save(
             tenantID: created.tenant.id, kind: .retailcrm,
             change: .init(settings: ["base_url": .string("https://demo.retailcrm.ru")]))
+        // A background job for the workers to run at once: its result lands in the job and the integration log.
+        _ = try await services.jobs.enqueue(
+            .init(kind: StandardJobs.integrationTest, tenantID: created.tenant.id, payload: ["kind": "asterisk"], maxAttempts: 3))
         return seeded
     }
 
@@ -73,6 +77,10 @@ enum DemoSeed {
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/integrations/asterisk/test
               curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/logs
               curl -s -X POST \(base)/api/v1/auth/login -d '{"email":"\(seeded.email)","password":"\(seeded.password)"}'
+              TOKEN=$(curl -s -X POST \(base)/api/v1/auth/login -d '{"email":"\(seeded.email)","password":"\(seeded.password)"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')
+              curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/jobs          # background jobs and their results
+              curl -s -H "Authorization: Bearer $TOKEN" -X POST \(base)/api/v1/jobs -d '{"kind":"integration.test","tenant":"\(tenant)","payload":{"kind":"asterisk"}}'
+              curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/workers
               curl -s \(base)/openapi.json
 
 
