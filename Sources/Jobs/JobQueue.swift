@@ -14,6 +14,9 @@ public struct JobQueue: Sendable {
     /// Wakes workers in this process at once after an enqueue (the poll catches everything else).
     public let notifier: JobNotifier
 
+    /// The PostgreSQL NOTIFY channel that announces new jobs.
+    public static let channel = "switchboard_jobs"
+
     public init(database: Database, notifier: JobNotifier = JobNotifier()) {
         self.database = database
         self.notifier = notifier
@@ -68,7 +71,13 @@ public struct JobQueue: Sendable {
                 """
             ).first()
         }
-        if let inserted { return (try JobRow.decode(inserted), true) }
+        if let inserted {
+            if runner.backend == .postgres {
+                // Delivered at commit: workers in other processes wake at once instead of at their next poll.
+                try await runner.run { sql in try await sql.raw("SELECT pg_notify(\(bind: Self.channel), '')").run() }
+            }
+            return (try JobRow.decode(inserted), true)
+        }
         guard let key = new.uniqueKey else {
             throw SwitchboardError(.internal, code: "enqueue_failed", message: "the job was not stored")
         }

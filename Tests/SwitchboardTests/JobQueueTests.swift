@@ -202,3 +202,34 @@ struct JobQueueTests {
         }
     }
 }
+
+@Suite("PostgreSQL NOTIFY wakes workers in other processes")
+struct JobWakeupTests {
+    @Test(.enabled(if: TestBackend.all.contains(.postgres)))
+    func notifyWakesAnotherQueue() async throws {
+        try await TestSupport.withDatabase(.postgres) { database in
+            // Two queues with separate in-process notifiers stand for two processes.
+            let producer = JobQueue(database: database)
+            let consumer = JobQueue(database: database)
+            var registry = JobRegistry()
+            registry.register("ping") { _ in nil }
+            let worker = JobWorker(
+                queue: consumer, registry: registry,
+                configuration: .init(concurrency: 1, pollInterval: .seconds(30)), logger: TestSupport.logger)
+            let group = ServiceGroup(
+                services: [worker, JobWakeupListener(queue: consumer, logger: TestSupport.logger)], logger: TestSupport.logger)
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                tasks.addTask { try await group.run() }
+                try await Task.sleep(for: .milliseconds(500))  // the worker is now waiting out its 30 s poll
+                let id = try await producer.enqueue(.init(kind: "ping")).job.id
+                let started = ContinuousClock.now
+                while ContinuousClock.now - started < .seconds(10), try await producer.find(id: id)?.state != .succeeded {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                #expect(ContinuousClock.now - started < .seconds(5), "only NOTIFY can wake the worker before its 30 s poll")
+                await group.triggerGracefulShutdown()
+                try await tasks.waitForAll()
+            }
+        }
+    }
+}

@@ -144,3 +144,21 @@ public struct Transaction: SQLRunner {
         try await body(sql)
     }
 }
+
+extension Database {
+    /// Calls `onNotification` for every PostgreSQL `NOTIFY` on `channel` until the task is cancelled,
+    /// holding one pooled connection. On SQLite (one process) there is nobody else to hear from, so it
+    /// waits for cancellation and returns.
+    public func listen(channel: String, onNotification: @escaping @Sendable () async -> Void) async throws {
+        switch driver {
+        case .sqlite:
+            while !Task.isCancelled { try? await Task.sleep(for: .seconds(3600)) }
+        case .postgres(let client):
+            try await client.withConnection { connection in
+                try await connection.listen(on: channel) { notifications in
+                    for try await _ in notifications { await onNotification() }
+                }
+            }
+        }
+    }
+}

@@ -72,6 +72,7 @@ enum ServerRunner {
                     queue: services.jobs, registry: StandardJobs.registry(services: services),
                     configuration: .init(concurrency: workerCount), logger: logger)
                 members.append(.init(service: worker))
+                members.append(.init(service: JobWakeupListener(queue: services.jobs, logger: logger)))
             }
             let group = ServiceGroup(
                 configuration: .init(services: members, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

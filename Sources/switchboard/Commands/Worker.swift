@@ -29,7 +29,9 @@ struct Worker: AsyncParsableCommand {
                 queue: services.jobs, registry: StandardJobs.registry(services: services),
                 configuration: .init(concurrency: count), logger: logger)
             let group = ServiceGroup(
-                configuration: .init(services: [.init(service: worker)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+                configuration: .init(
+                    services: [.init(service: worker), .init(service: JobWakeupListener(queue: services.jobs, logger: logger))],
+                    gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
     }
