@@ -21,8 +21,8 @@ public struct AppServices: Sendable {
     public var defaultTester: any ConnectionTester
     /// The durable job queue (the outbox of every external effect).
     public let jobs: JobQueue
-    /// Job kinds `POST /api/v1/jobs` accepts: those a worker in this build can run.
-    public var jobKinds: Set<String> = []
+    /// Job kinds `POST /api/v1/jobs` accepts (those a worker in this build can run), with their retry policy.
+    public var jobPolicies: [String: RetryPolicy] = [:]
     public let logger: Logger
 
     /// Prepares signing keys and wires the services. The database must already be migrated.
@@ -38,7 +38,8 @@ public struct AppServices: Sendable {
             authenticator: Authenticator(stores: stores, adminTokens: adminTokens, external: external),
             passwords: PasswordHasher(cost: settings.bcryptCost), stats: stats, migrator: Migrator(), testers: [:],
             defaultTester: ReachabilityTester(), jobs: JobQueue(database: database), logger: logger)
-        services.jobKinds = Set(StandardJobs.registry(services: services).kinds)
+        let registry = StandardJobs.registry(services: services)
+        services.jobPolicies = Dictionary(uniqueKeysWithValues: registry.kinds.map { ($0, registry.policy(for: $0) ?? .standard) })
         return services
     }
 

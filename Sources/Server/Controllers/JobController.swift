@@ -43,9 +43,9 @@ struct JobController {
     @Sendable func enqueue(_ request: Request, context: AppRequestContext) async throws -> Response {
         let scope = try scope(context)
         let body = try await request.decodeJSON(EnqueueBody.self, limit: services.settings.maxBodyBytes)
-        guard services.jobKinds.contains(body.kind) else {
+        guard let policy = services.jobPolicies[body.kind] else {
             throw SwitchboardError.invalid(
-                "kind", "unknown job kind '\(body.kind)'; known: \(services.jobKinds.sorted().joined(separator: ", "))")
+                "kind", "unknown job kind '\(body.kind)'; known: \(services.jobPolicies.keys.sorted().joined(separator: ", "))")
         }
         var tenantID: String?
         if let key = body.tenant { tenantID = try await services.stores.tenants.require(key).id }
@@ -66,7 +66,6 @@ struct JobController {
         if let payload = body.payload, payload.objectValue == nil {
             throw SwitchboardError.invalid("payload", "payload must be a JSON object")
         }
-        let policy = StandardJobs.registry(services: services).policy(for: body.kind) ?? .standard
         let (job, inserted) = try await services.jobs.enqueue(
             .init(
                 kind: body.kind, tenantID: tenantID, payload: body.payload ?? [:], priority: body.priority ?? 100,
@@ -92,10 +91,7 @@ struct JobController {
             }
             filter.state = parsed
         }
-        if let limit = query.get("limit") {
-            guard let value = Int(limit), (1...500).contains(value) else { throw SwitchboardError.invalid("limit", "limit must be 1–500") }
-            filter.limit = value
-        }
+        if let limit = try request.limitParameter() { filter.limit = limit }
         return try JSONResponse.make(ListView(items: try await services.jobs.list(filter).map { JobView($0) }))
     }
 

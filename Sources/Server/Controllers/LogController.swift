@@ -32,12 +32,7 @@ struct LogController {
             }
             filter.before = date
         }
-        if let limit = query.get("limit") {
-            guard let value = Int(limit), (1...500).contains(value) else {
-                throw SwitchboardError.invalid("limit", "limit must be 1–500")
-            }
-            filter.limit = value
-        }
+        if let limit = try request.limitParameter() { filter.limit = limit }
         let entries = try await services.stores.logs.list(tenantID: try context.requireTenant().id, filter: filter)
         return try JSONResponse.make(ListView(items: entries.map(LogView.init)))
     }

@@ -70,6 +70,17 @@ extension Request {
     }
 }
 
+extension Request {
+    /// The `limit` query parameter of list routes: 1–500, or nil when absent.
+    func limitParameter() throws -> Int? {
+        guard let text = uri.queryParameters.get("limit") else { return nil }
+        guard let value = Int(text), (1...500).contains(value) else {
+            throw SwitchboardError.invalid("limit", "limit must be 1–500")
+        }
+        return value
+    }
+}
+
 /// Builds JSON responses with the shared encoder.
 enum JSONResponse {
     static func make(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
