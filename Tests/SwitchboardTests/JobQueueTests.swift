@@ -233,3 +233,36 @@ struct JobWakeupTests {
         }
     }
 }
+
+@Suite("Scheduler")
+struct JobSchedulerTests {
+    @Test("two schedulers (two processes) fire each period exactly once", arguments: TestBackend.all)
+    func oncePerPeriod(backend: TestBackend) async throws {
+        try await TestSupport.withDatabase(backend) { database in
+            let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
+            let schedules: @Sendable () async throws -> [Schedule] = {
+                [Schedule(name: "jobs.prune", kind: "jobs.prune", interval: .seconds(60), maxAttempts: 1)]
+            }
+            let first = JobScheduler(queue: JobQueue(database: database), now: { clock.withLock { $0 } }, logger: TestSupport.logger, schedules: schedules)
+            let second = JobScheduler(queue: JobQueue(database: database), now: { clock.withLock { $0 } }, logger: TestSupport.logger, schedules: schedules)
+            var fired = 0
+            for _ in 0..<3 {
+                // Both race within one period, several times.
+                let counts = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for scheduler in [first, second, first, second] { group.addTask { try await scheduler.fireDue().count } }
+                    return try await group.reduce(0, +)
+                }
+                #expect(counts == 1)
+                fired += counts
+                // Finish the job so its unique key would not hide a second firing.
+                let queue = JobQueue(database: database)
+                for job in try await queue.claim(owner: "w", limit: 10, lease: .seconds(10), now: Date().addingTimeInterval(1)) {
+                    try await queue.complete(id: job.id, owner: "w", result: nil)
+                }
+                clock.withLock { $0 = $0.addingTimeInterval(60) }
+            }
+            #expect(fired == 3)
+            #expect(try await JobQueue(database: database).list(.init(kind: "jobs.prune")).count == 3)
+        }
+    }
+}

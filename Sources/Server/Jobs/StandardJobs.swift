@@ -11,6 +11,11 @@ public enum StandardJobs {
     /// Deletes finished jobs older than the retention period.
     public static let prune = "jobs.prune"
 
+    /// Recurring jobs every installation runs: a daily prune of finished jobs older than a week.
+    public static let schedules: [Schedule] = [
+        Schedule(name: "jobs.prune", kind: prune, payload: ["older_than_days": 7], interval: .seconds(86_400), maxAttempts: 3)
+    ]
+
     public static func registry(services: AppServices) -> JobRegistry {
         var registry = JobRegistry()
         registry.register(

@@ -131,5 +131,18 @@ public enum ControlMigrations {
                 """,
             ]
         },
+        Migration(version: 3, name: "scheduler ticks: one row per schedule and period") { t in
+            [
+                """
+                CREATE TABLE schedule_ticks (
+                    schedule TEXT NOT NULL,
+                    period BIGINT NOT NULL,
+                    job_id TEXT NOT NULL,
+                    fired_at \(t.timestamp) NOT NULL,
+                    PRIMARY KEY (schedule, period)
+                )
+                """
+            ]
+        },
     ]
 }

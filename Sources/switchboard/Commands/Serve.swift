@@ -73,6 +73,7 @@ enum ServerRunner {
                     configuration: .init(concurrency: workerCount), logger: logger)
                 members.append(.init(service: worker))
                 members.append(.init(service: JobWakeupListener(queue: services.jobs, logger: logger)))
+                members.append(.init(service: JobScheduler(queue: services.jobs, logger: logger) { StandardJobs.schedules }))
             }
             let group = ServiceGroup(
                 configuration: .init(services: members, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

@@ -30,7 +30,10 @@ struct Worker: AsyncParsableCommand {
                 configuration: .init(concurrency: count), logger: logger)
             let group = ServiceGroup(
                 configuration: .init(
-                    services: [.init(service: worker), .init(service: JobWakeupListener(queue: services.jobs, logger: logger))],
+                    services: [
+                        .init(service: worker), .init(service: JobWakeupListener(queue: services.jobs, logger: logger)),
+                        .init(service: JobScheduler(queue: services.jobs, logger: logger) { StandardJobs.schedules }),
+                    ],
                     gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()
         }
