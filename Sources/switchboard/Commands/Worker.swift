@@ -13,6 +13,8 @@ struct Worker: AsyncParsableCommand {
 
     @OptionGroup var storage: StorageOptions
     @Option(help: "Jobs run at once by this process. Env SWITCHBOARD_WORKERS. Default 4.") var workers: Int?
+    @Option(help: "Seconds a claimed job stays leased without a heartbeat; after a crash its jobs run again this much later.")
+    var leaseSeconds: Int = 60
 
     func run() async throws {
         var serve = try ServeOptions.parse([])
@@ -27,7 +29,7 @@ struct Worker: AsyncParsableCommand {
                 stats: RequestStats(registry: PrometheusCollectorRegistry()), logger: logger)
             let worker = JobWorker(
                 queue: services.jobs, registry: StandardJobs.registry(services: services),
-                configuration: .init(concurrency: count), logger: logger)
+                configuration: .init(concurrency: count, lease: .seconds(max(2, leaseSeconds))), logger: logger)
             let group = ServiceGroup(
                 configuration: .init(
                     services: [
