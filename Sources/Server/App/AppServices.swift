@@ -21,6 +21,10 @@ public struct AppServices: Sendable {
     public var defaultTester: any ConnectionTester
     /// The durable job queue (the outbox of every external effect).
     public let jobs: JobQueue
+    /// Request pacing per tenant + CRM account, shared by every connector in this process.
+    public let rateLimiter = RateLimiter()
+    /// Circuit breakers per tenant + integration; their states show in `/stats`.
+    public let breakers = CircuitBreakers()
     /// Job kinds `POST /api/v1/jobs` accepts (those a worker in this build can run), with their retry policy.
     public var jobPolicies: [String: RetryPolicy] = [:]
     public let logger: Logger

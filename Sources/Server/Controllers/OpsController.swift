@@ -66,6 +66,8 @@ struct OpsController {
         var tenantCount: Int
         /// Jobs by state (available, running, retryable, dead…).
         var jobs: [String: Int]
+        /// Circuit breaker state per tenant + integration (`closed`, `open`, `half_open`).
+        var breakers: [String: String]
     }
 
     @Sendable func stats(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -75,7 +77,8 @@ struct OpsController {
             Stats(
                 uptimeSeconds: Int(Date().timeIntervalSince(services.stats.startedAt)), requests: snapshot.totals,
                 tenants: snapshot.tenants, tenantCount: try await services.stores.tenants.list().count,
-                jobs: Dictionary(uniqueKeysWithValues: try await services.jobs.depth().map { ($0.key.rawValue, $0.value) })))
+                jobs: Dictionary(uniqueKeysWithValues: try await services.jobs.depth().map { ($0.key.rawValue, $0.value) }),
+                breakers: await services.breakers.snapshot()))
     }
 
     @Sendable func metrics(_ request: Request, context: AppRequestContext) async throws -> Response {
