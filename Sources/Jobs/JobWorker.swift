@@ -93,7 +93,7 @@ public struct JobWorker: Service {
             Task { await wake.signal() }
         }
         guard let entry = registry.entry(for: job.kind) else {
-            try? await queue.fail(
+            _ = try? await queue.fail(
                 job, owner: id, failure: .permanent("no handler for job kind '\(job.kind)'"), policy: .standard)
             return
         }
