@@ -74,27 +74,12 @@ actor PostgresHarness {
         }
     }
 
-    /// Runs a program to completion with posix_spawn + waitpid. (Foundation's `Process` was seen to
-    /// miss the exit of `runuser` here and wait forever.) Output goes to a file, never a pipe: the
-    /// postmaster that pg_ctl forks would hold a pipe open for its whole life.
+    /// Runs a program to completion; throws with its output when it fails.
     static func run(_ executable: String, _ arguments: [String]) throws {
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("pg-tool-\(UUID().uuidString).log").path
         defer { try? FileManager.default.removeItem(atPath: logPath) }
-        var actions = posix_spawn_file_actions_t()
-        posix_spawn_file_actions_init(&actions)
-        defer { posix_spawn_file_actions_destroy(&actions) }
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
-        posix_spawn_file_actions_addopen(&actions, 1, logPath, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
-        posix_spawn_file_actions_adddup2(&actions, 1, 2)
-        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-        defer { argv.forEach { free($0) } }
-        var pid: pid_t = 0
-        let spawned = posix_spawn(&pid, executable, &actions, nil, argv, environ)
-        guard spawned == 0 else { throw HarnessError("cannot start \(executable): errno \(spawned)") }
-        var status: Int32 = 0
-        while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-        let exitCode = (status >> 8) & 0xff
-        guard status & 0x7f == 0, exitCode == 0 else {
+        let status = Subprocess.wait(try Subprocess.spawn(executable, arguments, stdoutPath: logPath))
+        guard status == 0 else {
             let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
             throw HarnessError("\(executable) \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
         }
