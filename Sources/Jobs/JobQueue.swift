@@ -107,7 +107,7 @@ public struct JobQueue: Sendable {
     /// Claims up to `limit` runnable jobs for `owner`, leasing them until `now + lease`.
     public func claim(owner: String, limit: Int, lease: Duration, now: Date = .storageNow) async throws -> [Job] {
         guard limit > 0 else { return [] }
-        let until = now.addingTimeInterval(lease.seconds)
+        let until = now.addingTimeInterval(lease.inSeconds)
         let skipLocked = database.backend == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
         let rows = try await database.run { sql in
             try await sql.raw(
@@ -155,7 +155,7 @@ public struct JobQueue: Sendable {
         if case .retryable(_, let retryAfter) = failure, job.attempt < job.maxAttempts {
             next = .retryable
             let delay = max(policy.delay(after: job.attempt, random: random), retryAfter ?? .zero)
-            runAt = now.addingTimeInterval(delay.seconds).roundedToMilliseconds
+            runAt = now.addingTimeInterval(delay.inSeconds).roundedToMilliseconds
         }
         let message = String(failure.message.prefix(2000))
         let (state, retryAt) = (next, runAt)
@@ -176,7 +176,7 @@ public struct JobQueue: Sendable {
     /// Renews the leases `owner` holds on `ids`.
     public func extendLeases(ids: [String], owner: String, lease: Duration) async throws {
         guard !ids.isEmpty else { return }
-        let until = Date.storageNow.addingTimeInterval(lease.seconds)
+        let until = Date.storageNow.addingTimeInterval(lease.inSeconds)
         try await database.run { sql in
             try await sql.raw(
                 """
@@ -313,12 +313,5 @@ public struct JobQueue: Sendable {
                 """
             ).all().count
         }
-    }
-}
-
-extension Duration {
-    /// The duration in (fractional) seconds.
-    var seconds: Double {
-        Double(components.seconds) + Double(components.attoseconds) / 1e18
     }
 }

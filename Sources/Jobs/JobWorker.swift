@@ -67,7 +67,6 @@ public struct JobWorker: Service {
             var claimed: [Job] = []
             if free > 0 {
                 do {
-                    try await queue.rescueExpiredLeases()
                     claimed = try await queue.claim(owner: id, limit: free, lease: configuration.lease)
                 } catch {
                     logger.error("claim failed; retrying after the poll interval", metadata: ["error": "\(error)"])
@@ -114,13 +113,19 @@ public struct JobWorker: Service {
         }
     }
 
+    /// Every lease/3: renew our leases, record the heartbeat, and hand back jobs whose worker died.
+    /// Ticks at least every second so a stopping worker notices promptly.
     private func heartbeat(_ registryRow: WorkerRegistry) async {
         let interval = configuration.lease / 3
+        var last = ContinuousClock.now
         while !(inFlight.isStopping && inFlight.count == 0) && !Task.isCancelled {
             try? await Task.sleep(for: min(interval, .seconds(1)))
+            guard ContinuousClock.now - last >= interval else { continue }
+            last = .now
             do {
                 try await queue.extendLeases(ids: inFlight.ids, owner: id, lease: configuration.lease)
                 try await registryRow.beat(id: id, inFlight: inFlight.count)
+                if try await queue.rescueExpiredLeases() > 0 { await wake.signal() }
             } catch {
                 logger.warning("heartbeat failed", metadata: ["error": "\(error)"])
             }

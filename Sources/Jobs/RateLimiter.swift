@@ -1,4 +1,5 @@
 import Foundation
+import SwitchboardCore
 
 /// A published request limit: `rate` requests a second on average, `burst` at once.
 public struct RateLimit: Sendable, Equatable {
@@ -78,7 +79,7 @@ public actor RateLimiter {
 
     /// Holds `key` back for `duration` (the CRM said 429 / `QUERY_LIMIT_EXCEEDED` / `Retry-After`).
     public func pause(_ key: String, for duration: Duration) {
-        let until = now() + Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+        let until = now() + duration.inSeconds
         pausedUntil[key] = max(pausedUntil[key] ?? 0, until)
     }
 }

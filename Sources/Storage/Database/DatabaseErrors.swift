@@ -13,6 +13,15 @@ extension Database {
     }
 }
 
+extension Database {
+    /// True when `error` says a table does not exist (a database never migrated).
+    public static func isMissingTable(_ error: any Error) -> Bool {
+        if let error = error as? PSQLError { return error.serverInfo?[.sqlState] == "42P01" }
+        if let error = error as? SQLiteError { return error.message.contains("no such table") }
+        return false
+    }
+}
+
 /// Runs a write and turns a unique violation into a 409 naming `field`.
 func mapUniqueViolation<R>(field: String, message: String, _ body: () async throws -> R) async throws -> R {
     do {

@@ -43,12 +43,15 @@ public struct Migrator: Sendable {
 
     public var latestVersion: Int { migrations.last?.version ?? 0 }
 
-    /// The applied versions, or an empty list on a fresh database.
+    /// The applied versions, or an empty list on a database never migrated. Read-only: `/health` calls it.
     public func appliedVersions(_ database: Database) async throws -> [Int] {
-        try await database.run { sql in
-            try await Self.createLedger(sql, types: SQLTypes(backend: database.backend))
-            return try await sql.raw("SELECT version FROM schema_migrations ORDER BY version").all()
-                .map { try $0.decode(column: "version", as: Int.self) }
+        do {
+            return try await database.run { sql in
+                try await sql.raw("SELECT version FROM schema_migrations ORDER BY version").all()
+                    .map { try $0.decode(column: "version", as: Int.self) }
+            }
+        } catch where Database.isMissingTable(error) {
+            return []
         }
     }
 

@@ -100,7 +100,3 @@ struct BenchJobs: AsyncParsableCommand {
         }
     }
 }
-
-extension Duration {
-    var wholeMicroseconds: Int64 { components.seconds * 1_000_000 + components.attoseconds / 1_000_000_000_000 }
-}
