@@ -70,12 +70,7 @@ struct IntegrationController {
 
     private func toggle(_ context: AppRequestContext, enabled: Bool) async throws -> Response {
         let tenant = try context.requireTenant()
-        let kind = try kind(context)
-        guard try await services.stores.integrations.find(tenantID: tenant.id, kind: kind) != nil else {
-            throw SwitchboardError.notFound("\(kind.rawValue) integration")
-        }
-        let saved = try await services.stores.integrations.save(
-            tenantID: tenant.id, kind: kind, change: .init(enabled: enabled))
+        let saved = try await services.stores.integrations.setEnabled(tenantID: tenant.id, kind: try kind(context), enabled)
         return try JSONResponse.make(IntegrationView(saved))
     }
 

@@ -30,11 +30,25 @@ public struct IntegrationRepository: Sendable {
     /// Creates or changes the tenant's integration of `kind`. Enabling checks that nothing required is missing.
     public func save(tenantID: String, kind: IntegrationKind, change: Change) async throws -> Integration {
         let now = Date.storageNow
-        var integration =
+        let integration =
             try await find(tenantID: tenantID, kind: kind)
             ?? Integration(
                 id: Identifiers.newID(), tenantID: tenantID, kind: kind, enabled: false, settings: [:], secrets: [:],
                 createdAt: now, updatedAt: now)
+        return try await apply(change, to: integration)
+    }
+
+    /// Enables or disables an existing integration; "not found" when the tenant has none of `kind`.
+    public func setEnabled(tenantID: String, kind: IntegrationKind, _ enabled: Bool) async throws -> Integration {
+        guard let integration = try await find(tenantID: tenantID, kind: kind) else {
+            throw SwitchboardError.notFound("\(kind.rawValue) integration")
+        }
+        return try await apply(.init(enabled: enabled), to: integration)
+    }
+
+    private func apply(_ change: Change, to current: Integration) async throws -> Integration {
+        var integration = current
+        let (tenantID, kind, now) = (current.tenantID, current.kind, Date.storageNow)
         if let settings = change.settings { integration.settings = settings }
         for (name, value) in change.secrets ?? [:] {
             guard !name.isEmpty else { throw SwitchboardError.invalid("secrets", "a secret needs a name") }

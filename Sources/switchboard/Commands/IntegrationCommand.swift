@@ -101,10 +101,7 @@ struct IntegrationCommand: AsyncParsableCommand {
         let saved = try await runtime.withDatabase { database, secrets in
             let stores = Stores(database, secrets: secrets)
             let tenant = try await stores.tenants.require(tenantKey)
-            guard try await stores.integrations.find(tenantID: tenant.id, kind: kind) != nil else {
-                throw SwitchboardError.notFound("\(kind.rawValue) integration of \(tenantKey)")
-            }
-            return try await stores.integrations.save(tenantID: tenant.id, kind: kind, change: .init(enabled: enabled))
+            return try await stores.integrations.setEnabled(tenantID: tenant.id, kind: kind, enabled)
         }
         IntegrationView(saved).printText()
     }
