@@ -89,6 +89,12 @@ public actor CircuitBreakers {
         breakers[key] = breaker
     }
 
+    /// The key of a tenant's integration (`<tenant id>:<kind>`), used by connectors and the API alike.
+    public static func key(tenantID: String, integration: String) -> String { "\(tenantID):\(integration)" }
+
+    /// The state name of one breaker; one that never saw a call is `closed`.
+    public func stateName(_ key: String) -> String { breakers[key]?.stateName ?? "closed" }
+
     /// Every breaker's state name, for `/stats`.
     public func snapshot() -> [String: String] { breakers.mapValues(\.stateName) }
 }

@@ -96,6 +96,56 @@ public struct JobQueue: Sendable {
         return (try JobRow.decode(existing), false)
     }
 
+    /// Enqueues many jobs with multi-row inserts and one wake-up (bulk work such as a sync fanning out
+    /// per entity). Jobs whose unique key is held by a live job are skipped; returns the inserted ones.
+    public static func enqueue(batch: [NewJob], on runner: any SQLRunner) async throws -> [Job] {
+        guard !batch.isEmpty else { return [] }
+        for new in batch where new.kind.isEmpty || new.kind.count > 100 {
+            throw SwitchboardError.invalid("kind", "kind must be 1–100 characters")
+        }
+        let now = Date.storageNow
+        var inserted: [Job] = []
+        // 12 parameters a row: 500 rows stay far below SQLite's and PostgreSQL's bind limits.
+        for chunk in batch.chunked(into: 500) {
+            var values: [SQLQueryString] = []
+            for new in chunk {
+                let runAt = (new.runAt ?? now).roundedToMilliseconds
+                let state: JobState = runAt > now ? .scheduled : .available
+                values.append(
+                    """
+                    (\(bind: Identifiers.newID()), \(bind: new.tenantID), \(bind: new.kind), \(bind: try JSONCoder.string(new.payload)),
+                     \(bind: new.priority), \(bind: state.rawValue), \(bind: runAt), 0, \(bind: max(1, new.maxAttempts)),
+                     \(bind: new.uniqueKey), \(bind: now), \(bind: now))
+                    """)
+            }
+            let rowValues = values.joined(separator: ", ")
+            let rows = try await runner.run { sql in
+                try await sql.raw(
+                    """
+                    INSERT INTO jobs (id, tenant_id, kind, payload, priority, state, run_at, attempt, max_attempts,
+                        unique_key, created_at, updated_at)
+                    VALUES \(rowValues)
+                    ON CONFLICT DO NOTHING
+                    RETURNING *
+                    """
+                ).all()
+            }
+            inserted += try rows.map(JobRow.decode)
+        }
+        if !inserted.isEmpty, runner.backend == .postgres {
+            try await runner.run { sql in try await sql.raw("SELECT pg_notify(\(bind: Self.channel), '')").run() }
+        }
+        return inserted
+    }
+
+    /// Enqueues many jobs in one transaction and wakes local workers.
+    @discardableResult
+    public func enqueue(batch: [NewJob]) async throws -> [Job] {
+        let jobs = try await database.transaction { tx in try await Self.enqueue(batch: batch, on: tx) }
+        if !jobs.isEmpty { await notifier.notifyAll() }
+        return jobs
+    }
+
     /// Enqueues in its own transaction and wakes local workers.
     @discardableResult
     public func enqueue(_ new: NewJob) async throws -> (job: Job, inserted: Bool) {
@@ -105,19 +155,46 @@ public struct JobQueue: Sendable {
     }
 
     /// Claims up to `limit` runnable jobs for `owner`, leasing them until `now + lease`.
-    public func claim(owner: String, limit: Int, lease: Duration, now: Date = .storageNow) async throws -> [Job] {
+    ///
+    /// With `perTenant`, no tenant gets more than that many running jobs, counted over all workers, so
+    /// one tenant's backlog cannot occupy every worker. On SQLite the cap is exact (one writer); on
+    /// PostgreSQL claimers racing in the same instant may each take a tenant's last slot, so it can be
+    /// exceeded briefly by the number of simultaneous claimers.
+    public func claim(
+        owner: String, limit: Int, lease: Duration, perTenant: Int? = nil, now: Date = .storageNow
+    ) async throws -> [Job] {
         guard limit > 0 else { return [] }
         let until = now.addingTimeInterval(lease.inSeconds)
-        let skipLocked = database.backend == .postgres ? "FOR UPDATE SKIP LOCKED" : ""
+        let skipLocked = SQLQueryString(database.backend == .postgres ? "FOR UPDATE SKIP LOCKED" : "")
+        let runnable: SQLQueryString = "state IN ('available', 'scheduled', 'retryable') AND run_at <= \(bind: now)"
+        let selection: SQLQueryString
+        if let cap = perTenant, cap > 0 {
+            // Tenants at their cap are skipped outright; among the rest, each tenant's jobs are ranked so
+            // one claim never takes more than the tenant's free slots.
+            let running: SQLQueryString = "SELECT tenant_id, COUNT(*) AS n FROM jobs WHERE state = 'running' AND tenant_id IS NOT NULL GROUP BY tenant_id"
+            selection = """
+                SELECT id FROM (
+                    SELECT c.id, c.tenant_id, c.priority, c.run_at, COALESCE(r.n, 0) AS running,
+                        ROW_NUMBER() OVER (PARTITION BY c.tenant_id ORDER BY c.priority, c.run_at) AS position
+                    FROM (
+                        SELECT id, tenant_id, priority, run_at FROM jobs
+                        WHERE \(runnable) AND (tenant_id IS NULL OR tenant_id NOT IN (
+                            SELECT tenant_id FROM (\(running)) full_tenants WHERE n >= \(literal: cap)))
+                        ORDER BY priority, run_at LIMIT \(literal: limit * 4) \(skipLocked)
+                    ) c LEFT JOIN (\(running)) r ON r.tenant_id = c.tenant_id
+                ) ranked
+                WHERE tenant_id IS NULL OR running + position <= \(literal: cap)
+                ORDER BY priority, run_at LIMIT \(literal: limit)
+                """
+        } else {
+            selection = "SELECT id FROM jobs WHERE \(runnable) ORDER BY priority, run_at LIMIT \(literal: limit) \(skipLocked)"
+        }
         let rows = try await database.run { sql in
             try await sql.raw(
                 """
                 UPDATE jobs SET state = 'running', attempt = attempt + 1, lease_owner = \(bind: owner),
                     lease_expires_at = \(bind: until), updated_at = \(bind: now)
-                WHERE id IN (
-                    SELECT id FROM jobs
-                    WHERE state IN ('available', 'scheduled', 'retryable') AND run_at <= \(bind: now)
-                    ORDER BY priority, run_at LIMIT \(literal: limit) \(unsafeRaw: skipLocked))
+                WHERE id IN (\(selection))
                 RETURNING *
                 """
             ).all()
@@ -141,6 +218,33 @@ public struct JobQueue: Sendable {
                 """
             ).first() != nil
         }
+    }
+
+    /// Marks many jobs succeeded in one statement (the worker's batched completions). Returns the ids
+    /// that were recorded; the others had lost `owner`'s lease.
+    public func complete(_ completions: [(id: String, result: JSONValue?)], owner: String) async throws -> Set<String> {
+        guard !completions.isEmpty else { return [] }
+        let now = Date.storageNow
+        var resultCase = SQLQueryString("NULL")
+        let withResults = try completions.compactMap { item in try item.result.map { (item.id, try JSONCoder.string($0)) } }
+        if !withResults.isEmpty {
+            resultCase = "CASE id"
+            for (id, text) in withResults { resultCase = resultCase + " WHEN \(bind: id) THEN \(bind: text)" }
+            resultCase = resultCase + " END"
+        }
+        let ids = completions.map(\.id)
+        let resultValue = resultCase
+        let rows = try await database.run { sql in
+            try await sql.raw(
+                """
+                UPDATE jobs SET state = 'succeeded', result = \(resultValue), lease_owner = NULL, lease_expires_at = NULL,
+                    finished_at = \(bind: now), updated_at = \(bind: now), last_error = NULL
+                WHERE id IN (\(binds: ids)) AND lease_owner = \(bind: owner) AND state = 'running'
+                RETURNING id
+                """
+            ).all()
+        }
+        return Set(try rows.map { try $0.decode(column: "id", as: String.self) })
     }
 
     /// Records a failure: retryable failures come back after the policy's delay (or `retryAfter`)
@@ -313,5 +417,11 @@ public struct JobQueue: Sendable {
                 """
             ).all().count
         }
+    }
+}
+
+extension Array {
+    func chunked(into size: Int) -> [ArraySlice<Element>] {
+        stride(from: 0, to: count, by: size).map { self[$0..<Swift.min($0 + size, count)] }
     }
 }

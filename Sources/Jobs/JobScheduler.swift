@@ -4,32 +4,65 @@ import ServiceLifecycle
 import Storage
 import SwitchboardCore
 
-/// A job that recurs: every `interval`, one job of `kind` (per tenant when `tenantID` is set).
+/// How often a ``Schedule`` fires.
+public enum Cadence: Sendable, Equatable {
+    /// Every `interval`, in periods aligned to the Unix epoch so every process agrees.
+    case every(Duration)
+    /// At the times a cron expression names, on the wall clock of `timeZone`.
+    case cron(CronExpression, timeZone: TimeZone)
+
+    /// How long after its time a cron firing is still made up for when no scheduler ran then (a
+    /// restart or deploy); older firings are skipped rather than run late.
+    public static let cronCatchUp: TimeInterval = 3600
+}
+
+/// A job that recurs: one job of `kind` per period (per tenant when `tenantID` is set).
 public struct Schedule: Sendable, Equatable {
     /// Unique name, e.g. `jobs.prune` or `tenant:7:crm.sync:deals`.
     public var name: String
     public var kind: String
     public var tenantID: String?
     public var payload: JSONValue
-    public var interval: Duration
+    public var cadence: Cadence
     public var maxAttempts: Int
 
     public init(
-        name: String, kind: String, tenantID: String? = nil, payload: JSONValue = [:], interval: Duration,
+        name: String, kind: String, tenantID: String? = nil, payload: JSONValue = [:], cadence: Cadence,
         maxAttempts: Int = RetryPolicy.standard.maxAttempts
     ) {
         self.name = name
         self.kind = kind
         self.tenantID = tenantID
         self.payload = payload
-        self.interval = interval
+        self.cadence = cadence
         self.maxAttempts = maxAttempts
     }
 
-    /// The period `date` falls in: periods are aligned to the Unix epoch, so every process agrees.
-    public func period(at date: Date) -> Int64 {
-        let seconds = max(Double(interval.components.seconds), 1)
-        return Int64((date.timeIntervalSince1970 / seconds).rounded(.down))
+    /// The period `date` falls in, or nil when nothing is due (a cron time missed by more than the
+    /// catch-up window). Interval periods count intervals since the epoch; cron periods are the epoch
+    /// minute of the latest firing time.
+    public func period(at date: Date) -> Int64? {
+        switch cadence {
+        case .every(let interval):
+            let seconds = max(Double(interval.components.seconds), 1)
+            return Int64((date.timeIntervalSince1970 / seconds).rounded(.down))
+        case .cron(let expression, let timeZone):
+            guard let fire = expression.previous(atOrBefore: date, in: timeZone),
+                date.timeIntervalSince(fire) <= Cadence.cronCatchUp
+            else { return nil }
+            return Int64((fire.timeIntervalSince1970 / 60).rounded(.down))
+        }
+    }
+
+    /// When the schedule fires next after `date`.
+    public func nextFire(after date: Date) -> Date? {
+        switch cadence {
+        case .every(let interval):
+            let seconds = max(Double(interval.components.seconds), 1)
+            return Date(timeIntervalSince1970: ((date.timeIntervalSince1970 / seconds).rounded(.down) + 1) * seconds)
+        case .cron(let expression, let timeZone):
+            return expression.next(after: date, in: timeZone)
+        }
     }
 }
 
@@ -72,7 +105,7 @@ public struct JobScheduler: Service {
         let date = now()
         var fired: [String] = []
         for schedule in try await schedules() {
-            let period = schedule.period(at: date)
+            guard let period = schedule.period(at: date) else { continue }
             let jobID = try await queue.database.transaction { tx -> String? in
                 let claimed = try await tx.run { sql in
                     try await sql.raw(
@@ -104,5 +137,24 @@ public struct JobScheduler: Service {
         }
         if !fired.isEmpty { await queue.notifier.notifyAll() }
         return fired
+    }
+
+    /// When each named schedule last fired and the job it enqueued.
+    public static func lastFired(_ names: [String], on runner: any SQLRunner) async throws -> [String: (firedAt: Date, jobID: String)] {
+        guard !names.isEmpty else { return [:] }
+        let rows = try await runner.run { sql in
+            try await sql.raw(
+                """
+                SELECT t.schedule, t.fired_at, t.job_id FROM schedule_ticks t
+                JOIN (SELECT schedule, MAX(period) AS period FROM schedule_ticks WHERE schedule IN (\(binds: names)) GROUP BY schedule) latest
+                    ON latest.schedule = t.schedule AND latest.period = t.period
+                """
+            ).all()
+        }
+        var result: [String: (firedAt: Date, jobID: String)] = [:]
+        for row in rows {
+            result[try row.decode(column: "schedule", as: String.self)] = (try row.date("fired_at"), try row.decode(column: "job_id", as: String.self))
+        }
+        return result
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import ServiceLifecycle
 import Storage
 import SwitchboardCore
@@ -14,11 +15,16 @@ public struct JobWorker: Service {
         public var lease: Duration
         /// The longest a worker waits before looking for work when nobody wakes it.
         public var pollInterval: Duration
+        /// The most jobs of one tenant running at once across all workers (nil: no cap).
+        public var perTenant: Int?
 
-        public init(concurrency: Int = 8, lease: Duration = .seconds(60), pollInterval: Duration = .milliseconds(500)) {
+        public init(
+            concurrency: Int = 8, lease: Duration = .seconds(60), pollInterval: Duration = .milliseconds(500), perTenant: Int? = nil
+        ) {
             self.concurrency = max(1, concurrency)
             self.lease = lease
             self.pollInterval = pollInterval
+            self.perTenant = perTenant
         }
     }
 
@@ -29,12 +35,14 @@ public struct JobWorker: Service {
     let logger: Logger
     private let inFlight = InFlight()
     private let wake = WakeSignal()
+    private let completions: CompletionBatcher
 
     public init(queue: JobQueue, registry: JobRegistry, configuration: Configuration = .init(), logger: Logger) {
         self.id = "\(ProcessInfo.processInfo.hostName)-\(ProcessInfo.processInfo.processIdentifier)-\(Identifiers.newID().prefix(8))"
         self.queue = queue
         self.registry = registry
         self.configuration = configuration
+        self.completions = CompletionBatcher(queue: queue, owner: id)
         var logger = logger
         logger[metadataKey: "worker"] = .string(id)
         self.logger = logger
@@ -67,7 +75,8 @@ public struct JobWorker: Service {
             var claimed: [Job] = []
             if free > 0 {
                 do {
-                    claimed = try await queue.claim(owner: id, limit: free, lease: configuration.lease)
+                    claimed = try await queue.claim(
+                        owner: id, limit: free, lease: configuration.lease, perTenant: configuration.perTenant)
                 } catch {
                     logger.error("claim failed; retrying after the poll interval", metadata: ["error": "\(error)"])
                 }
@@ -97,16 +106,19 @@ public struct JobWorker: Service {
             return
         }
         let started = ContinuousClock.now
+        JobMetrics.recordWait(job)
         let context = JobContext(job: job, logger: logger)
         do {
             let result = try await withTimeout(entry.timeout) { try await entry.handler(context) }
-            let recorded = try await queue.complete(id: job.id, owner: id, result: result)
+            let recorded = try await completions.complete(id: job.id, result: result)
+            JobMetrics.recordRun(kind: job.kind, outcome: "succeeded", duration: ContinuousClock.now - started)
             logger.info(
                 recorded ? "job succeeded" : "job finished after losing its lease; result not recorded",
                 metadata: ["attempt": "\(job.attempt)", "duration_ms": "\((ContinuousClock.now - started).wholeMilliseconds)"])
         } catch {
             let failure = (error as? JobFailure) ?? .retryable(String(describing: error))
             let next = try? await queue.fail(job, owner: id, failure: failure, policy: entry.policy)
+            JobMetrics.recordRun(kind: job.kind, outcome: next?.rawValue ?? "unknown", duration: ContinuousClock.now - started)
             logger.warning(
                 "job failed",
                 metadata: ["attempt": "\(job.attempt)", "next_state": "\(next?.rawValue ?? "unknown")", "error": "\(failure.message)"])

@@ -241,7 +241,7 @@ struct JobSchedulerTests {
         try await TestSupport.withDatabase(backend) { database in
             let clock = Mutex(Date(timeIntervalSince1970: 1_800_000_000))
             let schedules: @Sendable () async throws -> [Schedule] = {
-                [Schedule(name: "jobs.prune", kind: "jobs.prune", interval: .seconds(60), maxAttempts: 1)]
+                [Schedule(name: "jobs.prune", kind: "jobs.prune", cadence: .every(.seconds(60)), maxAttempts: 1)]
             }
             let first = JobScheduler(queue: JobQueue(database: database), now: { clock.withLock { $0 } }, logger: TestSupport.logger, schedules: schedules)
             let second = JobScheduler(queue: JobQueue(database: database), now: { clock.withLock { $0 } }, logger: TestSupport.logger, schedules: schedules)

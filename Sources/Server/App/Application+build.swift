@@ -15,6 +15,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     TenantController(services: services).register(api: api, tenant: tenant)
     IntegrationController(services: services).register(on: tenant)
     TokenController(services: services).register(on: tenant)
+    ScheduleController(services: services).register(on: tenant)
     LogController(services: services).register(on: tenant)
     return router
 }

@@ -92,6 +92,22 @@ public enum OpenAPIDocument {
             tag: "tokens", auth: .admin,
             body: object(["name": "string", "scope": "string", "expires_at": "string"], required: ["name"]), success: 201),
         .init(method: "delete", path: "/api/v1/tenants/{tenant}/tokens/{id}", summary: "Revoke an API token", tag: "tokens", auth: .admin, success: 204),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/schedules", summary: "List recurring jobs with their next run and last firing", tag: "schedules", auth: .admin),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/schedules",
+            summary: "Create a recurring job: cron (5 fields, tenant time zone) or every_seconds (60–2678400)",
+            tag: "schedules", auth: .admin,
+            body: object(
+                ["name": "string", "kind": "string", "payload": "object", "cron": "string", "every_seconds": "integer",
+                 "enabled": "boolean", "max_attempts": "integer"], required: ["name", "kind"]), success: 201),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/schedules/{id}", summary: "Show a recurring job", tag: "schedules", auth: .admin),
+        .init(
+            method: "patch", path: "/api/v1/tenants/{tenant}/schedules/{id}",
+            summary: "Change a recurring job (setting cron clears every_seconds and the other way round)", tag: "schedules", auth: .admin,
+            body: object(
+                ["name": "string", "kind": "string", "payload": "object", "cron": "string", "every_seconds": "integer",
+                 "enabled": "boolean", "max_attempts": "integer"])),
+        .init(method: "delete", path: "/api/v1/tenants/{tenant}/schedules/{id}", summary: "Delete a recurring job", tag: "schedules", auth: .admin, success: 204),
         .init(method: "get", path: "/api/v1/tenants/{tenant}/logs", summary: "Integration log, newest first (filters: integration, status, before, limit)", tag: "logs", auth: .tenant),
     ]
 

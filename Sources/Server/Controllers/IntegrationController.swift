@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Jobs
 import Storage
 import SwitchboardCore
 
@@ -29,7 +30,14 @@ struct IntegrationController {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let items = try await services.stores.integrations.list(tenantID: tenant.id)
-        return try JSONResponse.make(ListView(items: items.map(IntegrationView.init)))
+        var views: [IntegrationView] = []
+        for integration in items { views.append(await view(integration)) }
+        return try JSONResponse.make(ListView(items: views))
+    }
+
+    private func view(_ integration: Integration) async -> IntegrationView {
+        let key = CircuitBreakers.key(tenantID: integration.tenantID, integration: integration.kind.rawValue)
+        return IntegrationView(integration, circuit: await services.breakers.stateName(key))
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -38,7 +46,7 @@ struct IntegrationController {
         guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: kind) else {
             throw SwitchboardError.notFound("\(kind.rawValue) integration")
         }
-        return try JSONResponse.make(IntegrationView(integration))
+        return try JSONResponse.make(await view(integration))
     }
 
     /// `settings` replaces the settings object; `secrets` merges (a `null` value removes a secret),
@@ -60,7 +68,7 @@ struct IntegrationController {
         context.logger.info(
             "integration saved",
             metadata: ["integration": "\(kind.rawValue)", "secrets": "\(saved.maskedSecrets.keys.sorted())"])
-        return try JSONResponse.make(IntegrationView(saved))
+        return try JSONResponse.make(await view(saved))
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -71,7 +79,7 @@ struct IntegrationController {
     private func toggle(_ context: AppRequestContext, enabled: Bool) async throws -> Response {
         let tenant = try context.requireTenant()
         let saved = try await services.stores.integrations.setEnabled(tenantID: tenant.id, kind: try kind(context), enabled)
-        return try JSONResponse.make(IntegrationView(saved))
+        return try JSONResponse.make(await view(saved))
     }
 
     /// Runs the connection test for an integration and records the outcome in the integration log.

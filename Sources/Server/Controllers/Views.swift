@@ -26,14 +26,17 @@ public struct IntegrationView: Encodable, Sendable {
     public var secrets: [String: String]
     /// What must still be filled in before the integration can be enabled.
     public var missing: [String]
+    /// This process's circuit breaker for the integration (`closed`, `open`, `half_open`); API only.
+    public var circuit: String?
     public var createdAt, updatedAt: Date
 
-    public init(_ integration: Integration) {
+    public init(_ integration: Integration, circuit: String? = nil) {
         kind = integration.kind.rawValue
         enabled = integration.enabled
         settings = integration.settings
         secrets = integration.maskedSecrets
         missing = integration.missingFields
+        self.circuit = circuit
         createdAt = integration.createdAt
         updatedAt = integration.updatedAt
     }

@@ -12,9 +12,14 @@ public enum StandardJobs {
     public static let prune = "jobs.prune"
 
     /// Recurring jobs every installation runs: a daily prune of finished jobs older than a week.
-    public static let schedules: [Schedule] = [
-        Schedule(name: "jobs.prune", kind: prune, payload: ["older_than_days": 7], interval: .seconds(86_400), maxAttempts: 3)
+    public static let builtInSchedules: [Schedule] = [
+        Schedule(name: "jobs.prune", kind: prune, payload: ["older_than_days": 7], cadence: .every(.seconds(86_400)), maxAttempts: 3)
     ]
+
+    /// What the scheduler fires: the built-in schedules and every tenant's enabled ones.
+    public static func schedules(services: AppServices) async throws -> [Schedule] {
+        builtInSchedules + (try await Schedule.tenantSchedules(services.stores.schedules))
+    }
 
     public static func registry(services: AppServices) -> JobRegistry {
         var registry = JobRegistry()

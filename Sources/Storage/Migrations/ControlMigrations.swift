@@ -144,5 +144,26 @@ public enum ControlMigrations {
                 """
             ]
         },
+        Migration(version: 4, name: "tenant schedules; running jobs by tenant for concurrency caps") { t in
+            [
+                """
+                CREATE TABLE schedules (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    payload TEXT NOT NULL DEFAULT '{}',
+                    cron TEXT,
+                    every_seconds INTEGER,
+                    enabled \(t.bool) NOT NULL DEFAULT TRUE,
+                    max_attempts INTEGER NOT NULL,
+                    created_at \(t.timestamp) NOT NULL,
+                    updated_at \(t.timestamp) NOT NULL,
+                    UNIQUE (tenant_id, name)
+                )
+                """,
+                "CREATE INDEX jobs_running_tenant ON jobs (tenant_id) WHERE state = 'running'",
+            ]
+        },
     ]
 }

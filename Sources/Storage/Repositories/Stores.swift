@@ -8,6 +8,7 @@ public struct Stores: Sendable {
     public let apiTokens: APITokenRepository
     public let signingKeys: SigningKeyRepository
     public let logs: IntegrationLogRepository
+    public let schedules: ScheduleRepository
 
     public init(_ runner: any SQLRunner, secrets: SecretBox) {
         tenants = TenantRepository(runner, secrets: secrets)
@@ -16,5 +17,6 @@ public struct Stores: Sendable {
         apiTokens = APITokenRepository(runner)
         signingKeys = SigningKeyRepository(runner, secrets: secrets)
         logs = IntegrationLogRepository(runner)
+        schedules = ScheduleRepository(runner)
     }
 }

@@ -25,6 +25,7 @@ struct BenchJobs: AsyncParsableCommand {
     @Option(help: "Jobs per throughput run.") var jobs = 5000
     @Option(help: "Jobs in the latency run (enqueued one at a time onto idle workers).") var latencyJobs = 300
     @Option(help: "Comma-separated worker counts.") var workers = "1,4,16"
+    @Option(help: "Jobs per enqueue call in the throughput run (1: one insert per job).") var batch = 100
 
     func run() async throws {
         let logger = { var logger = Logger(label: "bench"); logger.logLevel = .error; return logger }()
@@ -32,19 +33,22 @@ struct BenchJobs: AsyncParsableCommand {
         let location = try DatabaseLocation.resolve(
             databaseURL: databaseURL,
             dataDir: FileManager.default.temporaryDirectory.appendingPathComponent("switchboard-bench-\(UUID().uuidString)").path)
-        let (jobs, latencyJobs) = (jobs, latencyJobs)
-        print("backend: \(location.backend.rawValue)  jobs per run: \(jobs)  latency samples: \(latencyJobs)")
+        let (jobs, latencyJobs, batch) = (jobs, latencyJobs, max(1, batch))
+        print("backend: \(location.backend.rawValue)  jobs per run: \(jobs)  enqueue batch: \(batch)  latency samples: \(latencyJobs)")
         try await Database.withDatabase(location, logger: logger) { database in
             try await Migrator().migrate(database, logger: logger)
             for count in counts {
                 try await database.run { try await $0.raw("DELETE FROM jobs").run() }
-                let result = try await Self.measure(database: database, workers: count, jobs: jobs, latencyJobs: latencyJobs, logger: logger)
+                let result = try await Self.measure(
+                    database: database, workers: count, jobs: jobs, batch: batch, latencyJobs: latencyJobs, logger: logger)
                 print(result)
             }
         }
     }
 
-    static func measure(database: Database, workers: Int, jobs: Int, latencyJobs: Int, logger: Logger) async throws -> String {
+    static func measure(
+        database: Database, workers: Int, jobs: Int, batch: Int, latencyJobs: Int, logger: Logger
+    ) async throws -> String {
         let queue = JobQueue(database: database)
         let started = Mutex<[String: ContinuousClock.Instant]>([:])
         var registry = JobRegistry()
@@ -54,12 +58,21 @@ struct BenchJobs: AsyncParsableCommand {
         }
         // Throughput: enqueue everything, then let the workers drain it.
         let enqueueStart = ContinuousClock.now
-        for _ in 0..<jobs { try await queue.enqueue(.init(kind: "bench.noop", maxAttempts: 1)) }
+        for start in stride(from: 0, to: jobs, by: batch) {
+            let news = (start..<min(jobs, start + batch)).map { _ in JobQueue.NewJob(kind: "bench.noop", maxAttempts: 1) }
+            if news.count == 1 { try await queue.enqueue(news[0]) } else { try await queue.enqueue(batch: news) }
+        }
         let enqueueTime = ContinuousClock.now - enqueueStart
         let worker = JobWorker(
             queue: queue, registry: registry,
             configuration: .init(concurrency: workers, lease: .seconds(60), pollInterval: .milliseconds(200)), logger: logger)
-        let group = ServiceGroup(services: [worker], logger: logger)
+        // On PostgreSQL the latency run enqueues through a queue whose in-process notifier no worker
+        // listens to, so workers wake by LISTEN/NOTIFY exactly as a job from another process would.
+        let crossProcess = database.backend == .postgres
+        let producer = crossProcess ? JobQueue(database: database) : queue
+        var services: [any Service] = [worker]
+        if crossProcess { services.append(JobWakeupListener(queue: queue, logger: logger)) }
+        let group = ServiceGroup(services: services, logger: logger)
         var drainTime = Duration.zero
         var latencies: [Duration] = []
         try await withThrowingTaskGroup(of: Void.self) { tasks in
@@ -67,10 +80,11 @@ struct BenchJobs: AsyncParsableCommand {
             let drainStart = ContinuousClock.now
             while try await succeeded(database) < jobs { try await Task.sleep(for: .milliseconds(20)) }
             drainTime = ContinuousClock.now - drainStart
-            // Pickup latency: one job at a time onto idle workers (woken by the in-process notifier).
+            // Pickup latency: one job at a time onto idle workers.
+            try await Task.sleep(for: .milliseconds(300))  // the listener is up and workers are waiting
             for _ in 0..<latencyJobs {
                 let enqueued = ContinuousClock.now
-                let id = try await queue.enqueue(.init(kind: "bench.noop", maxAttempts: 1)).job.id
+                let id = try await producer.enqueue(.init(kind: "bench.noop", maxAttempts: 1)).job.id
                 var pickup: ContinuousClock.Instant?
                 while pickup == nil {
                     pickup = started.withLock { $0[id] }
@@ -91,7 +105,8 @@ struct BenchJobs: AsyncParsableCommand {
         func rate(_ duration: Duration) -> String {
             String(format: "%.0f/s", Double(jobs) / max(Double(duration.wholeMicroseconds) / 1e6, 1e-9))
         }
-        return "workers \(workers): enqueue \(rate(enqueueTime)), enqueue→complete drain \(rate(drainTime)), pickup latency p50 \(percentile(0.5)) p99 \(percentile(0.99))"
+        let wakeup = crossProcess ? "NOTIFY" : "in-process"
+        return "workers \(workers): enqueue \(rate(enqueueTime)), enqueue→complete drain \(rate(drainTime)), pickup latency (\(wakeup) wake-up) p50 \(percentile(0.5)) p99 \(percentile(0.99))"
     }
 
     private static func succeeded(_ database: Database) async throws -> Int {

@@ -123,7 +123,7 @@ struct IntegrationCommand: AsyncParsableCommand {
                     .filter { kindFilter == nil || $0.kind.rawValue == kindFilter }
             }
             if json {
-                try Output.json(integrations.map(IntegrationView.init))
+                try Output.json(integrations.map { IntegrationView($0) })
             } else if integrations.isEmpty {
                 print("no integrations")
             } else {

@@ -35,7 +35,7 @@ enum ServerRunner {
         onRunning: @escaping @Sendable (AppServices, _ port: Int) async -> Void, exitWhenReady: Bool = false
     ) async throws {
         let settings = try runtime.serverSettings()
-        let workerCount = try runtime.workerCount()
+        let jobSettings = try runtime.workerSettings()
         let logger = runtime.logger
         try await runtime.withDatabase { database, secrets in
             let registry = PrometheusCollectorRegistry()
@@ -67,14 +67,7 @@ enum ServerRunner {
             var members: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: app), .init(service: hook, successTerminationBehavior: .gracefullyShutdownGroup),
             ]
-            if workerCount > 0 {
-                let worker = JobWorker(
-                    queue: services.jobs, registry: StandardJobs.registry(services: services),
-                    configuration: .init(concurrency: workerCount), logger: logger)
-                members.append(.init(service: worker))
-                members.append(.init(service: JobWakeupListener(queue: services.jobs, logger: logger)))
-                members.append(.init(service: JobScheduler(queue: services.jobs, logger: logger) { StandardJobs.schedules }))
-            }
+            members += JobServices.make(services: services, settings: jobSettings).map { .init(service: $0) }
             let group = ServiceGroup(
                 configuration: .init(services: members, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

@@ -53,6 +53,12 @@ enum DemoSeed {
         _ = try await services.stores.integrations.save(
             tenantID: created.tenant.id, kind: .retailcrm,
             change: .init(settings: ["base_url": .string("https://demo.retailcrm.ru")]))
+        // A recurring job on the tenant's clock: a nightly connection test of the PBX at 03:00 Moscow time.
+        let now = Date.storageNow
+        try await services.stores.schedules.save(
+            TenantSchedule(
+                id: Identifiers.newID(), tenantID: created.tenant.id, name: "nightly PBX check", kind: StandardJobs.integrationTest,
+                payload: ["kind": "asterisk"], cron: "0 3 * * *", createdAt: now, updatedAt: now))
         // A background job for the workers to run at once: its result lands in the job and the integration log.
         _ = try await services.jobs.enqueue(
             .init(kind: StandardJobs.integrationTest, tenantID: created.tenant.id, payload: ["kind": "asterisk"], maxAttempts: 3))
@@ -81,6 +87,8 @@ enum DemoSeed {
               curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/jobs          # background jobs and their results
               curl -s -H "Authorization: Bearer $TOKEN" -X POST \(base)/api/v1/jobs -d '{"kind":"integration.test","tenant":"\(tenant)","payload":{"kind":"asterisk"}}'
               curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/workers
+              curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/tenants/\(tenant)/schedules   # recurring jobs (cron, tenant time zone)
+              curl -s -H "Authorization: Bearer $TOKEN" -X POST \(base)/api/v1/tenants/\(tenant)/schedules -d '{"name":"hourly prune","kind":"jobs.prune","every_seconds":3600}'
               curl -s \(base)/openapi.json
 
 

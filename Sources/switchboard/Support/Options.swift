@@ -41,6 +41,12 @@ struct ServeOptions: ParsableArguments {
     @Option(help: "Job workers run in this process (0: none, e.g. when `switchboard worker` processes do it). Env SWITCHBOARD_WORKERS. Default 4.")
     var workers: Int?
 
+    @Option(help: "Most jobs of one tenant running at once over all processes (0: no cap). Env SWITCHBOARD_TENANT_CONCURRENCY. Default 4.")
+    var tenantConcurrency: Int?
+
+    @Option(help: "Seconds a claimed job stays leased without a heartbeat; after a crash its jobs run again this much later. Env SWITCHBOARD_JOB_LEASE_SECONDS. Default 60.")
+    var jobLeaseSeconds: Int?
+
     @Option(help: "Accept external JWTs signed by the keys at this JWKS URL. Env SWITCHBOARD_EXTERNAL_JWKS_URL.")
     var externalJwksURL: String?
 

@@ -42,6 +42,8 @@ struct Runtime {
             put("bcrypt_cost", serve.bcryptCost)
             put("admin_token_hours", serve.adminTokenHours)
             put("workers", serve.workers)
+            put("tenant_concurrency", serve.tenantConcurrency)
+            put("job_lease_seconds", serve.jobLeaseSeconds)
             put("external_jwks_url", serve.externalJwksURL)
             put("external_jwt_tenant_claim", serve.externalJwtTenantClaim)
             put("external_jwt_issuer", serve.externalJwtIssuer)
@@ -93,11 +95,22 @@ struct Runtime {
         }
     }
 
-    /// How many job workers run in this process.
-    func workerCount() throws -> Int {
+    /// How this process runs jobs, validated.
+    func workerSettings() throws -> WorkerSettings {
         let count = config.int(forKey: "workers", default: 4)
         guard (0...256).contains(count) else { throw SwitchboardError.invalid("workers", "workers must be 0–256") }
-        return count
+        let perTenant = config.int(forKey: "tenant_concurrency", default: 4)
+        guard (0...256).contains(perTenant) else {
+            throw SwitchboardError.invalid("tenant_concurrency", "tenant_concurrency must be 0–256 (0: no cap)")
+        }
+        let lease = config.int(forKey: "job_lease_seconds", default: 60)
+        guard (2...3600).contains(lease) else { throw SwitchboardError.invalid("job_lease_seconds", "job_lease_seconds must be 2–3600") }
+        let tick = config.int(forKey: "scheduler_tick_ms", default: 5000)
+        guard (100...60_000).contains(tick) else {
+            throw SwitchboardError.invalid("scheduler_tick_ms", "scheduler_tick_ms must be 100–60000")
+        }
+        return WorkerSettings(
+            concurrency: count, perTenant: perTenant == 0 ? nil : perTenant, lease: .seconds(lease), schedulerTick: .milliseconds(tick))
     }
 
     /// The HTTP server settings after validation.

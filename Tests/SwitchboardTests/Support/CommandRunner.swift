@@ -22,8 +22,8 @@ enum CommandRunner {
     }
 
     /// Starts `switchboard arguments…` in the background with output to `logPath`; returns its pid.
-    static func start(_ arguments: [String], logPath: String) throws -> pid_t {
-        try Subprocess.spawn(binary, arguments, stdoutPath: logPath, environment: environment())
+    static func start(_ arguments: [String], logPath: String, environment extra: [String: String] = [:]) throws -> pid_t {
+        try Subprocess.spawn(binary, arguments, stdoutPath: logPath, environment: environment(extra))
     }
 
     /// Sends `signal` and reaps the process.
