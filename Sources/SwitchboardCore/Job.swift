@@ -76,6 +76,26 @@ public enum JobFailure: Error, Sendable, Equatable {
         case .retryable(let message, _), .permanent(let message): message
         }
     }
+
+    /// Classifies a CRM's HTTP answer: 408, 425, 429 and 5xx are worth retrying (after `retryAfter`
+    /// when the CRM sent one), as is any answer whose message says a rate limit was hit (Bitrix24's
+    /// `QUERY_LIMIT_EXCEEDED` comes with 503, RetailCRM's "limit exceeded" with 503); other 4xx are
+    /// the request's fault and fail at once with the CRM's message.
+    public static func http(status: Int, message: String, retryAfter: Duration? = nil) -> JobFailure {
+        let text = "HTTP \(status): \(message)"
+        let lowered = message.lowercased()
+        let rateLimited = lowered.contains("limit exceeded") || lowered.contains("query_limit_exceeded") || lowered.contains("too many requests")
+        if status == 408 || status == 425 || status == 429 || status >= 500 || rateLimited {
+            return .retryable(text, retryAfter: retryAfter)
+        }
+        return .permanent(text)
+    }
+
+    /// Seconds from a `Retry-After` header (delta-seconds form; an HTTP date is read as "unknown").
+    public static func retryAfter(header: String?) -> Duration? {
+        guard let header, let seconds = Int(header.trimmingCharacters(in: .whitespaces)), seconds >= 0 else { return nil }
+        return .seconds(min(seconds, 3600))
+    }
 }
 
 /// When to retry a kind of job.

@@ -40,9 +40,15 @@ public enum StandardJobs {
         registry.register(prune, policy: .standard, timeout: .seconds(600)) { context in
             var days = 7.0
             if case .number(let value) = context.job.payload.objectValue?["older_than_days"] { days = value }
-            guard days >= 0 else { throw JobFailure.permanent("older_than_days must not be negative") }
+            var effectDays = 30.0
+            if case .number(let value) = context.job.payload.objectValue?["effects_older_than_days"] { effectDays = value }
+            guard days >= 0, effectDays >= 1 else {
+                throw JobFailure.permanent("older_than_days must not be negative; effects_older_than_days must be at least 1")
+            }
             let removed = try await services.jobs.prune(finishedBefore: Date().addingTimeInterval(-days * 86_400))
-            return ["removed": .number(Double(removed))]
+            // Effect records outlive jobs: a late retry of a CRM effect must still find its record.
+            let effects = try await EffectLedger(services.database).prune(recordedBefore: Date().addingTimeInterval(-effectDays * 86_400))
+            return ["removed": .number(Double(removed)), "effects_removed": .number(Double(effects))]
         }
         return registry
     }

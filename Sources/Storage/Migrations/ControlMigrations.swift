@@ -165,5 +165,21 @@ public enum ControlMigrations {
                 "CREATE INDEX jobs_running_tenant ON jobs (tenant_id) WHERE state = 'running'",
             ]
         },
+        Migration(version: 5, name: "effect ledger: each external effect recorded once per idempotency key") { t in
+            [
+                """
+                CREATE TABLE external_effects (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    idempotency_key TEXT NOT NULL,
+                    kind TEXT NOT NULL,
+                    job_id TEXT,
+                    result TEXT NOT NULL DEFAULT 'null',
+                    recorded_at \(t.timestamp) NOT NULL,
+                    PRIMARY KEY (tenant_id, idempotency_key)
+                )
+                """,
+                "CREATE INDEX external_effects_time ON external_effects (recorded_at)",
+            ]
+        },
     ]
 }
