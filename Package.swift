@@ -71,6 +71,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Telephony: AMI framing and client, the call tracker, PBX event intake, dispatch to CRM telephony.
+        .target(
+            name: "Telephony",
+            dependencies: [
+                "SwitchboardCore",
+                "Storage",
+                "Jobs",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Hummingbird application: routes, auth, ops endpoints, OpenAPI document.
         .target(
             name: "Server",
@@ -78,6 +89,7 @@ let package = Package(
                 "SwitchboardCore",
                 "Storage",
                 "Jobs",
+                "Telephony",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -111,12 +123,15 @@ let package = Package(
                 "SwitchboardCore",
                 "Storage",
                 "Jobs",
+                "Telephony",
                 "Server",
                 "switchboard",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "JWTKit", package: "jwt-kit"),
             ],
+            // Recorded CRM and PBX payloads, copied unchanged from the shared fixtures; read by path.
+            exclude: ["Fixtures"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -1,0 +1,65 @@
+import Foundation
+
+/// Who started a call, seen from the company.
+public enum CallDirection: String, Sendable, Codable, CaseIterable {
+    case inbound = "in"
+    case outbound = "out"
+    /// Extension to extension; logged, not sent to CRMs.
+    case `internal`
+}
+
+/// What really happened to a call — decided from the PBX's events, never guessed.
+public enum CallOutcome: String, Sendable, Codable, CaseIterable {
+    case answered
+    /// The called party was busy.
+    case busy
+    /// It rang until the ring timeout.
+    case noAnswer = "no_answer"
+    /// The caller hung up while it was still ringing (or before anyone was dialled).
+    case abandoned
+    /// The call could not be placed (unavailable, congestion).
+    case failed
+    case unknown
+}
+
+/// One call as the tracker builds it from either intake (seed HTTP events or native AMI).
+public struct Call: Sendable, Equatable, Codable {
+    /// The PBX's id of the call (AMI `Linkedid`, seed `UniqueId`).
+    public var externalID: String
+    public var direction: CallDirection
+    /// The customer's number in E.164 (`+79161234567`) when it could be read, else as the PBX sent it.
+    public var customerPhone: String?
+    public var trunk: String?
+    /// Every extension that rang or called, in order.
+    public var extensions: [String]
+    /// The extension that talked to the customer (inbound: who picked up; outbound: who called).
+    public var answeredBy: String?
+    public var startedAt: Date
+    public var answeredAt: Date?
+    public var endedAt: Date?
+    /// Whole seconds from start to end, and from answer to end (as Asterisk's CDR counts them).
+    public var duration: Int
+    public var billsec: Int
+    public var outcome: CallOutcome
+    public var recordingURL: String?
+
+    public init(
+        externalID: String, direction: CallDirection, customerPhone: String? = nil, trunk: String? = nil, extensions: [String] = [],
+        answeredBy: String? = nil, startedAt: Date, answeredAt: Date? = nil, endedAt: Date? = nil, duration: Int = 0, billsec: Int = 0,
+        outcome: CallOutcome, recordingURL: String? = nil
+    ) {
+        self.externalID = externalID
+        self.direction = direction
+        self.customerPhone = customerPhone
+        self.trunk = trunk
+        self.extensions = extensions
+        self.answeredBy = answeredBy
+        self.startedAt = startedAt
+        self.answeredAt = answeredAt
+        self.endedAt = endedAt
+        self.duration = duration
+        self.billsec = billsec
+        self.outcome = outcome
+        self.recordingURL = recordingURL
+    }
+}
