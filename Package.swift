@@ -71,6 +71,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // RetailCRM API v5 client: telephony events and call upload, module registration, users, tasks.
+        .target(
+            name: "RetailCRM",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Sources/Connectors/RetailCRM",
+            swiftSettings: swiftSettings
+        ),
+        // Emulated CRMs for tests and `switchboard demo` (never used against real accounts).
+        .target(
+            name: "Sandbox",
+            dependencies: [
+                "SwitchboardCore",
+                "RetailCRM",
+                .product(name: "Hummingbird", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Telephony: AMI framing and client, the call tracker, PBX event intake, dispatch to CRM telephony.
         .target(
             name: "Telephony",
@@ -78,6 +98,7 @@ let package = Package(
                 "SwitchboardCore",
                 "Storage",
                 "Jobs",
+                "RetailCRM",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -108,6 +129,8 @@ let package = Package(
                 "SwitchboardCore",
                 "Storage",
                 "Jobs",
+                "Telephony",
+                "Sandbox",
                 "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Configuration", package: "swift-configuration"),
@@ -124,6 +147,8 @@ let package = Package(
                 "Storage",
                 "Jobs",
                 "Telephony",
+                "RetailCRM",
+                "Sandbox",
                 "Server",
                 "switchboard",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),

@@ -1,0 +1,53 @@
+import Foundation
+import Hummingbird
+import SwitchboardCore
+
+/// Serves an emulator over HTTP on loopback (tests and `switchboard demo`).
+public enum SandboxServer {
+    /// The router that forwards every request to the RetailCRM emulator.
+    public static func router(retailCRM emulator: RetailCRMEmulator) -> Router<BasicRequestContext> {
+        let router = Router()
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            let body = try await request.body.collect(upTo: 4 << 20)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let query = (try? FormURLEncoding.decode(request.uri.query ?? "")) ?? []
+            let answer = await emulator.handle(
+                method: request.method.rawValue, path: request.uri.path, query: query, headers: headers,
+                body: String(buffer: body))
+            let data = try JSONEncoder().encode(answer.body)
+            return Response(
+                status: .init(code: answer.status), headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        }
+        router.get("**", use: handler)
+        router.post("**", use: handler)
+        return router
+    }
+
+    /// Runs the emulator on `127.0.0.1` (port 0 picks a free one) while `body` runs; `body` gets its base URL.
+    public static func withRetailCRM<R: Sendable>(
+        _ emulator: RetailCRMEmulator, port: Int = 0, _ body: @Sendable (String) async throws -> R
+    ) async throws -> R {
+        let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
+        let app = Application(
+            router: router(retailCRM: emulator),
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "RetailCRM-Sandbox"),
+            onServerRunning: { channel in
+                portSink.yield(channel.localAddress?.port ?? port)
+                portSink.finish()
+            })
+        return try await withThrowingTaskGroup(of: R?.self) { group in
+            group.addTask {
+                try await app.runService()
+                return nil
+            }
+            var iterator = ports.makeAsyncIterator()
+            guard let bound = await iterator.next() else { throw SwitchboardError(.internal, code: "sandbox", message: "sandbox did not start") }
+            let result = try await body("http://127.0.0.1:\(bound)")
+            group.cancelAll()
+            while let next = try? await group.next() { if next == nil { break } }
+            return result
+        }
+    }
+}
