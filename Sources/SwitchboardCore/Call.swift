@@ -63,3 +63,45 @@ public struct Call: Sendable, Equatable, Codable {
         self.recordingURL = recordingURL
     }
 }
+
+/// Where a call's events came from.
+public enum CallSource: String, Sendable, Codable, CaseIterable {
+    /// The seed's HTTP events from the dialplan.
+    case http
+    /// Switchboard's own AMI connection.
+    case ami
+    /// The history stream (`download`): logged and uploaded, no live card.
+    case download
+}
+
+/// How far a call has got.
+public enum CallProgress: String, Sendable, Codable, CaseIterable {
+    case ringing, answered, completed
+}
+
+/// A stored call: the tracker's ``Call`` plus bookkeeping.
+public struct CallRecord: Sendable, Equatable {
+    public var id: String
+    public var tenantID: String
+    public var source: CallSource
+    public var progress: CallProgress
+    /// Whether a dial (the live card) was seen or synthesised, so a hangup need not make one up.
+    public var dialSeen: Bool
+    public var call: Call
+    public var createdAt: Date
+    public var updatedAt: Date
+
+    public init(
+        id: String, tenantID: String, source: CallSource, progress: CallProgress, dialSeen: Bool = false, call: Call,
+        createdAt: Date, updatedAt: Date
+    ) {
+        self.id = id
+        self.tenantID = tenantID
+        self.source = source
+        self.progress = progress
+        self.dialSeen = dialSeen
+        self.call = call
+        self.createdAt = createdAt
+        self.updatedAt = updatedAt
+    }
+}

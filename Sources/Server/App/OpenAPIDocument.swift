@@ -38,6 +38,7 @@ public enum OpenAPIDocument {
         .init(method: "get", path: "/stats", summary: "Request counters per tenant", tag: "ops", auth: .ops),
         .init(method: "get", path: "/metrics", summary: "Prometheus metrics", tag: "ops", auth: .ops),
         .init(method: "get", path: "/openapi.json", summary: "This document", tag: "ops", auth: .none),
+    ] + telephonyOperations + [
         .init(
             method: "post", path: "/api/v1/auth/login", summary: "Exchange e-mail and password for an admin JWT",
             tag: "auth", auth: .none, body: object(["email": "string", "password": "string"], required: ["email", "password"])),
@@ -110,6 +111,19 @@ public enum OpenAPIDocument {
         .init(method: "delete", path: "/api/v1/tenants/{tenant}/schedules/{id}", summary: "Delete a recurring job", tag: "schedules", auth: .admin, success: 204),
         .init(method: "get", path: "/api/v1/tenants/{tenant}/logs", summary: "Integration log, newest first (filters: integration, status, before, limit)", tag: "logs", auth: .tenant),
     ]
+
+    /// The seed's PBX events, under `/telephony/events/` and as bare aliases for existing dialplans.
+    static let telephonyOperations: [Operation] = ["start", "dial", "bridge", "hangup", "download"].flatMap { kind in
+        let body = object(
+            ["Token": "string", "UniqueId": "string", "CallerIDNum": "string", "ConnectedLineNum": "string", "Extensions": "array",
+             "CallType": "integer", "CallStatus": "string", "StartTime": "string", "EndTime": "string", "Trunk": "string",
+             "RecordUrl": "string", "Duration": "integer", "BillSec": "integer"], required: ["Token", "UniqueId"])
+        let summary = "PBX call event '\(kind)' (Token = tenant PBX token; JSON or form body; duplicates are accepted and ignored)"
+        return [
+            Operation(method: "post", path: "/telephony/events/\(kind)", summary: summary, tag: "telephony", auth: .none, body: body),
+            Operation(method: "post", path: "/\(kind)", summary: summary + " — seed alias", tag: "telephony", auth: .none, body: body),
+        ]
+    }
 
     /// Method and path of every documented operation, e.g. `GET /api/v1/tenants/{tenant}`.
     public static var documentedRoutes: Set<String> {

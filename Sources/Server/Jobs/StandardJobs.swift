@@ -2,6 +2,7 @@ import Foundation
 import Jobs
 import Storage
 import SwitchboardCore
+import Telephony
 
 /// The job kinds the server itself provides. Connectors add theirs (`crm.sync`, `crm.sync-pipelines`…)
 /// when they land.
@@ -37,6 +38,8 @@ public enum StandardJobs {
             let result = await IntegrationController.runTest(integration, services: services)
             return try JSONDecoder().decode(JSONValue.self, from: JSONCoding.encoder.encode(result))
         }
+        TelephonyDispatcher(database: services.database, secrets: services.secrets, rateLimiter: services.rateLimiter, breakers: services.breakers)
+            .register(into: &registry)
         registry.register(prune, policy: .standard, timeout: .seconds(600)) { context in
             var days = 7.0
             if case .number(let value) = context.job.payload.objectValue?["older_than_days"] { days = value }

@@ -181,5 +181,61 @@ public enum ControlMigrations {
                 "CREATE INDEX external_effects_time ON external_effects (recorded_at)",
             ]
         },
+        Migration(version: 6, name: "telephony: calls, their raw events, managers ↔ extensions") { t in
+            [
+                """
+                CREATE TABLE calls (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    external_id TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    direction TEXT NOT NULL,
+                    customer_phone TEXT,
+                    trunk TEXT,
+                    extensions TEXT NOT NULL DEFAULT '[]',
+                    answered_by TEXT,
+                    state TEXT NOT NULL,
+                    outcome TEXT,
+                    started_at \(t.timestamp) NOT NULL,
+                    answered_at \(t.timestamp),
+                    ended_at \(t.timestamp),
+                    duration INTEGER NOT NULL DEFAULT 0,
+                    billsec INTEGER NOT NULL DEFAULT 0,
+                    recording_url TEXT,
+                    dial_seen \(t.bool) NOT NULL DEFAULT FALSE,
+                    created_at \(t.timestamp) NOT NULL,
+                    updated_at \(t.timestamp) NOT NULL,
+                    UNIQUE (tenant_id, external_id)
+                )
+                """,
+                "CREATE INDEX calls_tenant_started ON calls (tenant_id, started_at)",
+                """
+                CREATE TABLE call_events (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    call_external_id TEXT NOT NULL,
+                    event_type TEXT NOT NULL,
+                    source TEXT NOT NULL,
+                    dedup_key TEXT NOT NULL,
+                    payload TEXT NOT NULL,
+                    received_at \(t.timestamp) NOT NULL,
+                    UNIQUE (tenant_id, dedup_key)
+                )
+                """,
+                "CREATE INDEX call_events_call ON call_events (tenant_id, call_external_id, received_at)",
+                """
+                CREATE TABLE manager_extensions (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    integration TEXT NOT NULL,
+                    crm_user_id TEXT NOT NULL,
+                    extension TEXT NOT NULL,
+                    crm_user_name TEXT,
+                    updated_at \(t.timestamp) NOT NULL,
+                    PRIMARY KEY (tenant_id, integration, crm_user_id),
+                    UNIQUE (tenant_id, integration, extension)
+                )
+                """,
+            ]
+        },
     ]
 }

@@ -93,6 +93,15 @@ public struct IntegrationRepository: Sendable {
         }.map(decode)
     }
 
+    /// The kinds the tenant has enabled (no secrets opened: cheap enough for every PBX event).
+    public func enabledKinds(tenantID: String) async throws -> [IntegrationKind] {
+        try await runner.run { sql in
+            try await sql.raw(
+                "SELECT kind FROM integrations WHERE tenant_id = \(bind: tenantID) AND enabled = \(bind: true) ORDER BY kind"
+            ).all()
+        }.compactMap { IntegrationKind(rawValue: try $0.decode(column: "kind", as: String.self)) }
+    }
+
     /// All of the tenant's integrations, secrets decrypted.
     public func list(tenantID: String) async throws -> [Integration] {
         try await runner.run { sql in

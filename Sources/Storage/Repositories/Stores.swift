@@ -9,6 +9,8 @@ public struct Stores: Sendable {
     public let signingKeys: SigningKeyRepository
     public let logs: IntegrationLogRepository
     public let schedules: ScheduleRepository
+    public let calls: CallRepository
+    public let managers: ManagerRepository
 
     public init(_ runner: any SQLRunner, secrets: SecretBox) {
         tenants = TenantRepository(runner, secrets: secrets)
@@ -18,5 +20,7 @@ public struct Stores: Sendable {
         signingKeys = SigningKeyRepository(runner, secrets: secrets)
         logs = IntegrationLogRepository(runner)
         schedules = ScheduleRepository(runner)
+        calls = CallRepository(runner)
+        managers = ManagerRepository(runner)
     }
 }
