@@ -17,6 +17,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     IntegrationController(services: services).register(on: tenant)
     TokenController(services: services).register(on: tenant)
     ScheduleController(services: services).register(on: tenant)
+    CallController(services: services).register(on: tenant)
     LogController(services: services).register(on: tenant)
     return router
 }

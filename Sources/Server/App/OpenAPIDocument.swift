@@ -109,6 +109,12 @@ public enum OpenAPIDocument {
                 ["name": "string", "kind": "string", "payload": "object", "cron": "string", "every_seconds": "integer",
                  "enabled": "boolean", "max_attempts": "integer"])),
         .init(method: "delete", path: "/api/v1/tenants/{tenant}/schedules/{id}", summary: "Delete a recurring job", tag: "schedules", auth: .admin, success: 204),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/calls", summary: "Calls, newest first (filters: from, to, outcome, direction, limit)", tag: "calls", auth: .tenant),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/calls/{id}", summary: "One call with the raw PBX events it was built from", tag: "calls", auth: .tenant),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/calls/replay",
+            summary: "Send completed calls (ids, or from/to) to the CRMs again; steps already delivered are skipped",
+            tag: "calls", auth: .tenant, body: object(["ids": "array", "from": "string", "to": "string", "integration": "string"]), success: 202),
         .init(method: "get", path: "/api/v1/tenants/{tenant}/logs", summary: "Integration log, newest first (filters: integration, status, before, limit)", tag: "logs", auth: .tenant),
     ]
 

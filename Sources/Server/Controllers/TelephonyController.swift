@@ -10,9 +10,6 @@ import Telephony
 struct TelephonyController {
     let services: AppServices
 
-    /// CRM integrations that take calls; the others ignore PBX events.
-    static let callTargets: Set<IntegrationKind> = [.retailcrm]
-
     func register(on router: Router<AppRequestContext>) {
         for kind in SeedCallEvent.Kind.allCases {
             router.post("telephony/events/\(kind.rawValue)") { request, context in try await accept(kind, request, context) }
@@ -28,7 +25,7 @@ struct TelephonyController {
         }
         context.observed.tenantSlug = tenant.slug
         let event = try SeedCallEvent.parse(kind: kind, fields: fields, timeZone: TimeZone(identifier: tenant.timeZone) ?? .gmt)
-        let targets = try await services.stores.integrations.enabledKinds(tenantID: tenant.id).filter(Self.callTargets.contains)
+        let targets = try await services.stores.integrations.enabledKinds(tenantID: tenant.id).filter(CallIntake.callTargets.contains)
         let receipt = try await CallIntake(queue: services.jobs).accept(
             event, raw: raw, tenant: tenant, crmTargets: targets, parties: PartyClassifier(defaultCountry: tenant.defaultCountry))
         context.logger.info(

@@ -114,6 +114,18 @@ public struct CallRepository: Sendable {
         }.map(Self.decode)
     }
 
+    /// Completed calls started in `[from, to)`, oldest first, at most `limit` (for replays).
+    public func completed(tenantID: String, from: Date, to: Date, limit: Int) async throws -> [CallRecord] {
+        try await runner.run { sql in
+            try await sql.raw(
+                """
+                SELECT * FROM calls WHERE tenant_id = \(bind: tenantID) AND state = 'completed'
+                AND started_at >= \(bind: from) AND started_at < \(bind: to) ORDER BY started_at, id LIMIT \(literal: max(1, limit))
+                """
+            ).all()
+        }.map(Self.decode)
+    }
+
     static func decode(_ row: any SQLRow) throws -> CallRecord {
         let extensions = try JSONDecoder().decode([String].self, from: Data(try row.decode(column: "extensions", as: String.self).utf8))
         let progress = CallProgress(rawValue: try row.decode(column: "state", as: String.self)) ?? .ringing

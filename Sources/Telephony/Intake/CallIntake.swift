@@ -9,6 +9,9 @@ public struct CallIntake: Sendable {
     public let queue: JobQueue
     var database: Database { queue.database }
 
+    /// CRM integrations that take calls; the others ignore PBX events.
+    public static let callTargets: Set<IntegrationKind> = [.retailcrm]
+
     /// The job kind that performs one CRM step of a call.
     public static let jobKind = "telephony.crm-step"
 
