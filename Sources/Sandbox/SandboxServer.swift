@@ -22,6 +22,20 @@ public enum SandboxServer {
         }
         router.get("**", use: handler)
         router.post("**", use: handler)
+        // What the emulated account received, for people trying the demo (not part of RetailCRM's API).
+        router.get("sandbox/state") { _, _ -> Response in
+            let state: JSONValue = [
+                "call_events": (try? JSONValue.from(await emulator.callEvents)) ?? .null,
+                "uploaded_calls": (try? JSONValue.from(await emulator.uploadedCalls)) ?? .null,
+                "module": (try? JSONValue.from(await emulator.module)) ?? .null,
+                "tasks": (try? JSONValue.from(await emulator.tasks)) ?? .null,
+            ]
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+            return Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(state))))
+        }
         return router
     }
 

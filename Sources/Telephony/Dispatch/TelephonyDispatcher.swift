@@ -55,10 +55,8 @@ public struct TelephonyDispatcher: Sendable {
         let tenantID = record.tenantID
         let ledger = EffectLedger(database)
         let key = "retailcrm:\(record.call.externalID):\(step.rawValue)"
-        if step == .hangup, job.attempt < 3, try await ledger.find(tenantID: tenantID, key: "retailcrm:\(record.call.externalID):dial") == nil,
-            try await dialPending(record)
-        {
-            // Close the card only after it was opened: wait a little for the dial step.
+        if step == .hangup, job.attempt < 3, try await !dialDone(record, ledger: ledger) {
+            // Close the card only after it was opened: the dial step is still queued or retrying.
             throw JobFailure.retryable("waiting for the call card to be shown first", retryAfter: .seconds(1))
         }
         let tenant = try await stores.tenants.require(tenantID)
@@ -81,6 +79,18 @@ public struct TelephonyDispatcher: Sendable {
             }
         }
         return ["effect": .string(key), "replayed": .bool(outcome.replayed), "result": outcome.result]
+    }
+
+    /// Whether the card was shown, or will never be (no dial step pending); waits up to two seconds for a
+    /// dial step that is running right now, so the usual case needs no retry.
+    private func dialDone(_ record: CallRecord, ledger: EffectLedger) async throws -> Bool {
+        let key = "retailcrm:\(record.call.externalID):dial"
+        for _ in 0..<20 {
+            if try await ledger.find(tenantID: record.tenantID, key: key) != nil { return true }
+            guard try await dialPending(record) else { return true }
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        return false
     }
 
     /// Whether the call's dial step is still queued or running.

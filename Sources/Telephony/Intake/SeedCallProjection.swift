@@ -54,7 +54,10 @@ public enum SeedCallProjection {
             call.outcome = event.outcome ?? (call.answeredAt != nil ? .answered : .unknown)
             if call.outcome == .answered {
                 call.answeredBy = call.answeredBy ?? answerer(event, direction: direction, caller: caller, connected: connected)
-                if call.answeredAt == nil, let billsec = event.billsec { call.answeredAt = end.addingTimeInterval(-Double(billsec)) }
+                // Events sent late (a backlog, a replay) carry their times; the bridge's arrival time does not count then.
+                if let billsec = event.billsec, call.answeredAt.map({ $0 > end }) ?? true {
+                    call.answeredAt = end.addingTimeInterval(-Double(billsec))
+                }
             }
             call.duration = event.duration ?? max(0, Int(end.timeIntervalSince(call.startedAt).rounded(.down)))
             call.billsec = event.billsec

@@ -1,6 +1,7 @@
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
+import Sandbox
 import Server
 import Storage
 import SwitchboardCore
@@ -30,18 +31,24 @@ struct Demo: AsyncParsableCommand {
         let runtime = try await Runtime.make(storage: storage, serve: serve, environment: environment)
         let seeded = DemoSeed.Box()
         let check = check
-        try await ServerRunner.run(
-            runtime: runtime,
-            prepare: { services in seeded.value = try await DemoSeed.seed(services) },
-            onRunning: { services, boundPort in
-                let base = "http://\(services.settings.host):\(boundPort)"
-                var health = "not checked"
-                if check {
-                    let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(5))
-                    health = response.map { "HTTP \($0.status.code)" } ?? "no answer"
-                }
-                DemoSeed.printGuide(seeded.value, base: base, dataDir: directory, health: check ? health : nil)
-            },
-            exitWhenReady: check)
+        // The emulated RetailCRM account (Sandbox) the demo tenant is connected to.
+        let retailCRM = RetailCRMEmulator()
+        await retailCRM.setModule(DemoSeed.module)
+        try await SandboxServer.withRetailCRM(retailCRM) { retailCRMBase in
+            try await ServerRunner.run(
+                runtime: runtime,
+                prepare: { services in seeded.value = try await DemoSeed.seed(services, retailCRM: retailCRMBase) },
+                onRunning: { services, boundPort in
+                    let base = "http://\(services.settings.host):\(boundPort)"
+                    var health = "not checked"
+                    if check {
+                        let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(5))
+                        health = response.map { "HTTP \($0.status.code)" } ?? "no answer"
+                    }
+                    if !seeded.value.reused { await DemoSeed.placeSampleCalls(base: base, pbxToken: seeded.value.pbxToken) }
+                    DemoSeed.printGuide(seeded.value, base: base, retailCRM: retailCRMBase, dataDir: directory, health: check ? health : nil)
+                },
+                exitWhenReady: check)
+        }
     }
 }

@@ -1,5 +1,8 @@
+import AsyncHTTPClient
 import Foundation
 import Jobs
+import NIOCore
+import RetailCRM
 import Server
 import Storage
 import SwitchboardCore
@@ -24,9 +27,21 @@ enum DemoSeed {
         }
     }
 
-    static func seed(_ services: AppServices) async throws -> Seeded {
+    /// The telephony module as registered in the emulated RetailCRM account.
+    static let module = RetailCRMIntegrationModule(
+        code: "switchboard", name: "Switchboard", logo: "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'/>", clientId: "demo",
+        baseUrl: "http://127.0.0.1:8080", accountUrl: "http://127.0.0.1:8080/",
+        telephony: .init(
+            makeCallUrl: "http://127.0.0.1:8080/retailcrm/make-call", changeUserStatusUrl: nil,
+            additionalCodes: [.init(userId: "18", code: "100"), .init(userId: "19", code: "101")]))
+
+    static func seed(_ services: AppServices, retailCRM: String) async throws -> Seeded {
         var seeded = Seeded()
         if let existing = try await services.stores.tenants.find(seeded.tenant) {
+            // The emulator listens on a new port each run.
+            _ = try await services.stores.integrations.save(
+                tenantID: existing.id, kind: .retailcrm,
+                change: .init(settings: ["base_url": .string(retailCRM)]))
             // A kept --data-dir: reuse it, with fresh credentials so the guide still works.
             seeded.reused = true
             seeded.pbxToken = try await services.stores.tenants.pbxToken(id: existing.id)
@@ -50,9 +65,14 @@ enum DemoSeed {
             change: .init(
                 enabled: true, settings: ["host": .string("127.0.0.1"), "port": .number(5038)],
                 secrets: ["username": "switchboard", "secret": "demo-ami-secret-123"]))
+        // RetailCRM: the Sandbox emulator (never a real account), managers 18 and 19 on extensions 100 and 101.
         _ = try await services.stores.integrations.save(
             tenantID: created.tenant.id, kind: .retailcrm,
-            change: .init(settings: ["base_url": .string("https://demo.retailcrm.ru")]))
+            change: .init(enabled: true, settings: ["base_url": .string(retailCRM)], secrets: ["api_key": "sandbox-retailcrm-key"]))
+        try await services.stores.managers.replace(
+            tenantID: created.tenant.id, integration: .retailcrm,
+            with: [ManagerExtension(crmUserID: "18", extensionNumber: "100", crmUserName: "Анна Смирнова"),
+                   ManagerExtension(crmUserID: "19", extensionNumber: "101", crmUserName: "Борис Иванов")])
         // A recurring job on the tenant's clock: a nightly connection test of the PBX at 03:00 Moscow time.
         let now = Date.storageNow
         try await services.stores.schedules.save(
@@ -65,7 +85,30 @@ enum DemoSeed {
         return seeded
     }
 
-    static func printGuide(_ seeded: Seeded, base: String, dataDir: String, health: String?) {
+    /// Sample calls through the real PBX endpoint, as an Asterisk dialplan would send them: an answered
+    /// inbound call, a missed one and an answered outbound one. Workers then deliver them to the emulator.
+    static func placeSampleCalls(base: String, pbxToken: String) async {
+        let now = Int(Date().timeIntervalSince1970)
+        let calls: [(String, [String], String)] = [
+            ("demo-in-\(now)", ["dial", "bridge", "hangup"],
+             #""CallerIDNum":"+375296254070","CallType":0,"Extensions":["101"],"CallStatus":"ANSWER","StartTime":\#(now - 95),"EndTime":\#(now - 20),"BillSec":61,"RecordUrl":"https://pbx.example.com/recordings/demo-in.wav""#),
+            ("demo-missed-\(now)", ["dial", "hangup"],
+             #""CallerIDNum":"89161234567","CallType":0,"Extensions":["100","101"],"CallStatus":"NOANSWER","StartTime":\#(now - 60),"EndTime":\#(now - 40)"#),
+            ("demo-out-\(now)", ["dial", "hangup"],
+             #""CallerIDNum":"100","ConnectedLineNum":"+79161234567","CallType":1,"CallStatus":"ANSWER","StartTime":\#(now - 30),"EndTime":\#(now - 5),"BillSec":18"#),
+        ]
+        for (id, events, fields) in calls {
+            for event in events {
+                var request = HTTPClientRequest(url: "\(base)/telephony/events/\(event)")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                request.body = .bytes(ByteBuffer(string: #"{"Token":"\#(pbxToken)","UniqueId":"\#(id)",\#(fields)}"#))
+                _ = try? await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            }
+        }
+    }
+
+    static func printGuide(_ seeded: Seeded, base: String, retailCRM: String, dataDir: String, health: String?) {
         let tenant = seeded.tenant
         // Written straight to the file handle so it appears at once even when stdout is a pipe.
         let guide = """
@@ -73,6 +116,7 @@ enum DemoSeed {
             Switchboard demo is running at \(base)   (Ctrl-C to stop)
             Data: \(dataDir) (embedded SQLite)\(seeded.reused ? " — reused; new credentials issued" : "")
             \(health.map { "Health check: \($0)\n" } ?? "")
+            RetailCRM        \(retailCRM)  (Sandbox emulator; what it received: \(retailCRM)/sandbox/state)
             Admin login      \(seeded.email) / \(seeded.password)
             Tenant           \(tenant)  (PBX token \(seeded.pbxToken))
             Tenant API token \(seeded.apiToken)
@@ -82,6 +126,10 @@ enum DemoSeed {
               curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/integrations
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/integrations/asterisk/test
               curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/logs
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/calls     # three sample calls from the "PBX"
+              curl -s -X POST \(base)/telephony/events/dial -d '{"Token":"\(seeded.pbxToken)","UniqueId":"my-call-1","CallerIDNum":"+79161234567","CallType":0,"Extensions":["101"]}'
+              curl -s -X POST \(base)/telephony/events/hangup -d '{"Token":"\(seeded.pbxToken)","UniqueId":"my-call-1","CallerIDNum":"+79161234567","CallType":0,"Extensions":["101"],"CallStatus":"ANSWER","BillSec":42}'
+              curl -s \(retailCRM)/sandbox/state                              # the cards and call history the emulated RetailCRM got
               curl -s -X POST \(base)/api/v1/auth/login -d '{"email":"\(seeded.email)","password":"\(seeded.password)"}'
               TOKEN=$(curl -s -X POST \(base)/api/v1/auth/login -d '{"email":"\(seeded.email)","password":"\(seeded.password)"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')
               curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/jobs          # background jobs and their results
