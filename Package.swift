@@ -32,6 +32,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-configuration.git", from: "1.4.0"),
         .package(url: "https://github.com/apple/swift-http-types.git", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-system.git", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.80.0"),
     ],
     targets: [
         // Domain types, errors, ids, clocks. No I/O, no server or database imports.
@@ -81,13 +82,28 @@ let package = Package(
             path: "Sources/Connectors/RetailCRM",
             swiftSettings: swiftSettings
         ),
+        // Asterisk Manager Interface: CRLF framing, actions and responses, a reconnecting client.
+        .target(
+            name: "Asterisk",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            path: "Sources/Connectors/Asterisk",
+            swiftSettings: swiftSettings
+        ),
         // Emulated CRMs for tests and `switchboard demo` (never used against real accounts).
         .target(
             name: "Sandbox",
             dependencies: [
                 "SwitchboardCore",
                 "RetailCRM",
+                "Asterisk",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -99,7 +115,9 @@ let package = Package(
                 "Storage",
                 "Jobs",
                 "RetailCRM",
+                "Asterisk",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -148,6 +166,7 @@ let package = Package(
                 "Jobs",
                 "Telephony",
                 "RetailCRM",
+                "Asterisk",
                 "Sandbox",
                 "Server",
                 "switchboard",

@@ -1,5 +1,6 @@
 import Foundation
 import SwitchboardCore
+import Asterisk
 import Telephony
 import Testing
 

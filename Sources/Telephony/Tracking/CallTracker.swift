@@ -1,4 +1,5 @@
 import Foundation
+import Asterisk
 import SwitchboardCore
 
 /// Builds calls from AMI events. A call is every channel sharing a `Linkedid`; it is finished when

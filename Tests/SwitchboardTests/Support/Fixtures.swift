@@ -1,4 +1,5 @@
 import Foundation
+import Asterisk
 import Telephony
 
 /// Recorded payloads under `Tests/SwitchboardTests/Fixtures` (copies of the shared crm-fixtures).
