@@ -38,9 +38,12 @@ public actor PBXSimulator {
     }
 
     /// Closes every session (a PBX restart, a network cut).
-    public func dropConnections() {
-        for session in sessions.values { session.channel.close(promise: nil) }
+    public func dropConnections() async {
+        let closing = sessions.values.map(\.channel)
         sessions.removeAll()
+        for channel in closing {
+            try? await channel.close()
+        }
     }
 
     /// Runs the simulator on `127.0.0.1:port` (0: a free port) while `body` runs; `body` gets the port.

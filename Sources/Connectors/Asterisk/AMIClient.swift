@@ -79,8 +79,25 @@ public final class AMIClient: Sendable {
 
     public var state: AMIConnectionState { stateBox.withLock { $0 } }
 
-    /// Runs until the task is cancelled. `onEvent` gets every event (not responses) in arrival order.
+    /// Runs until the task is cancelled. `onEvent` gets every event (not responses) in arrival order, from
+    /// its own task: a slow consumer never stops the connection from reading (and so from noticing a
+    /// dead PBX or answering actions).
     public func run(onEvent: @escaping @Sendable (AMIMessage) async -> Void, onState: @escaping @Sendable (AMIConnectionState) async -> Void = { _ in }) async {
+        let (events, sink) = AsyncStream.makeStream(of: AMIMessage.self, bufferingPolicy: .bufferingOldest(200_000))
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask {
+                for await event in events { await onEvent(event) }
+            }
+            await connectLoop(onEvent: { event in
+                if case .dropped = sink.yield(event) {
+                    self.logger.error("AMI events are arriving faster than they can be stored; one was dropped")
+                }
+            }, onState: onState)
+            sink.finish()
+        }
+    }
+
+    private func connectLoop(onEvent: @escaping @Sendable (AMIMessage) async -> Void, onState: @escaping @Sendable (AMIConnectionState) async -> Void) async {
         var failures = 0
         while !Task.isCancelled {
             setState(.connecting)
@@ -151,6 +168,8 @@ public final class AMIClient: Sendable {
                             if await !self.link.deliver(message), message.event != nil { await onEvent(message) }
                         }
                     }
+                    // Fail waiting actions now: they must not hold up tearing the connection down.
+                    await self.link.detach(failing: AMIError("the PBX closed the connection"))
                     throw AMIError("the PBX closed the connection")
                 }
                 let login = try await self.send(
@@ -160,12 +179,20 @@ public final class AMIClient: Sendable {
                 }
                 await loggedIn()
                 group.addTask {
+                    // A PBX that stops answering pings is gone even if no FIN ever arrived (NAT, power loss).
+                    let patience = min(max(self.configuration.pingInterval, .seconds(1)), self.configuration.actionTimeout)
                     while !Task.isCancelled {
                         try await Task.sleep(for: self.configuration.pingInterval)
-                        _ = try await self.send(AMIMessage([("Action", "Ping")]))
+                        _ = try await self.send(AMIMessage([("Action", "Ping")]), timeout: patience)
                     }
                 }
-                try await group.next()
+                do {
+                    try await group.next()
+                } catch {
+                    // Close first: a reader waiting for bytes must not hold up the reconnect.
+                    try? await channel.channel.close()
+                    throw error
+                }
                 group.cancelAll()
             }
         }
@@ -193,7 +220,14 @@ public final class AMIClient: Sendable {
         let limit = timeout ?? configuration.actionTimeout
         let (outgoing, name) = (action, action["Action"] ?? "the action")
         return try await withThrowingTaskGroup(of: [AMIMessage].self) { group in
-            group.addTask { try await self.link.request(outgoing, id: id, list: list) }
+            group.addTask {
+                // A waiting action ends when its caller is cancelled, not only when an answer comes.
+                try await withTaskCancellationHandler {
+                    try await self.link.request(outgoing, id: id, list: list)
+                } onCancel: {
+                    Task { await self.link.fail(id, AMIError("cancelled")) }
+                }
+            }
             group.addTask {
                 try await Task.sleep(for: limit)
                 await self.link.fail(id, AMIError("no answer to \(name) within \(limit)"))

@@ -2,6 +2,7 @@ import Foundation
 import Jobs
 import Logging
 import Storage
+import Telephony
 import SwitchboardCore
 
 /// Everything request handlers depend on, built once at start-up.
@@ -25,6 +26,8 @@ public struct AppServices: Sendable {
     public let rateLimiter = RateLimiter()
     /// Circuit breakers per tenant + integration; their states show in `/stats`.
     public let breakers = CircuitBreakers()
+    /// This process's AMI connections by tenant (click-to-call, connection status).
+    public let pbx = PBXConnections()
     /// Job kinds `POST /api/v1/jobs` accepts (those a worker in this build can run), with their retry policy.
     public var jobPolicies: [String: RetryPolicy] = [:]
     public let logger: Logger

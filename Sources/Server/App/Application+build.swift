@@ -8,6 +8,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     router.add(middleware: BodyLimitMiddleware(limit: services.settings.maxBodyBytes))
     OpsController(services: services).register(on: router)
     TelephonyController(services: services).register(on: router)
+    RetailCRMCallbackController(services: services).register(on: router)
 
     let api = router.group("api/v1").add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
     AuthController(services: services).register(on: api)

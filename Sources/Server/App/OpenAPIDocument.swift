@@ -38,7 +38,7 @@ public enum OpenAPIDocument {
         .init(method: "get", path: "/stats", summary: "Request counters per tenant", tag: "ops", auth: .ops),
         .init(method: "get", path: "/metrics", summary: "Prometheus metrics", tag: "ops", auth: .ops),
         .init(method: "get", path: "/openapi.json", summary: "This document", tag: "ops", auth: .none),
-    ] + telephonyOperations + [
+    ] + telephonyOperations + retailCRMCallbacks + [
         .init(
             method: "post", path: "/api/v1/auth/login", summary: "Exchange e-mail and password for an admin JWT",
             tag: "auth", auth: .none, body: object(["email": "string", "password": "string"], required: ["email", "password"])),
@@ -128,6 +128,19 @@ public enum OpenAPIDocument {
         return [
             Operation(method: "post", path: "/telephony/events/\(kind)", summary: summary, tag: "telephony", auth: .none, body: body),
             Operation(method: "post", path: "/\(kind)", summary: summary + " — seed alias", tag: "telephony", auth: .none, body: body),
+        ]
+    }
+
+    /// What RetailCRM calls back; `clientId` (the module's, `<tenant slug>.<random>`) is the credential.
+    static let retailCRMCallbacks: [Operation] = ["get", "post"].flatMap { method in
+        [
+            Operation(
+                method: method, path: "/retailcrm/make-call",
+                summary: "Click-to-call from RetailCRM (clientId, userId or code, phone): rings the manager, then dials the customer",
+                tag: "retailcrm", auth: .none),
+            Operation(
+                method: method, path: "/retailcrm/status", summary: "A manager's status changed in RetailCRM (clientId, userId, status)",
+                tag: "retailcrm", auth: .none),
         ]
     }
 

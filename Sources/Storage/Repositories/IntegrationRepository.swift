@@ -93,6 +93,18 @@ public struct IntegrationRepository: Sendable {
         }.map(decode)
     }
 
+    /// Every live tenant's enabled integration of `kind`, secrets decrypted (e.g. the PBXs to connect to).
+    public func enabled(kind: IntegrationKind) async throws -> [Integration] {
+        try await runner.run { sql in
+            try await sql.raw(
+                """
+                SELECT i.* FROM integrations i JOIN tenants t ON t.id = i.tenant_id
+                WHERE i.kind = \(bind: kind.rawValue) AND i.enabled = \(bind: true) AND t.deleted_at IS NULL ORDER BY i.tenant_id
+                """
+            ).all()
+        }.map(decode)
+    }
+
     /// The kinds the tenant has enabled (no secrets opened: cheap enough for every PBX event).
     public func enabledKinds(tenantID: String) async throws -> [IntegrationKind] {
         try await runner.run { sql in

@@ -8,6 +8,7 @@ import Server
 import ServiceLifecycle
 import Storage
 import Synchronization
+import Telephony
 
 /// `switchboard serve` — the production entry point.
 struct Serve: AsyncParsableCommand {
@@ -68,6 +69,9 @@ enum ServerRunner {
                 .init(service: app), .init(service: hook, successTerminationBehavior: .gracefullyShutdownGroup),
             ]
             members += JobServices.make(services: services, settings: jobSettings).map { .init(service: $0) }
+            if runtime.pbxConnections() {
+                members.append(.init(service: AMIService(queue: services.jobs, secrets: services.secrets, connections: services.pbx, logger: logger)))
+            }
             let group = ServiceGroup(
                 configuration: .init(services: members, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
             try await group.run()

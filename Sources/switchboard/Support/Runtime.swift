@@ -95,6 +95,12 @@ struct Runtime {
         }
     }
 
+    /// Whether this process keeps the tenants' AMI connections (`SWITCHBOARD_PBX_CONNECTIONS`, default
+    /// true). With several `serve` instances on one PostgreSQL, leave it on in one of them.
+    func pbxConnections() -> Bool {
+        config.bool(forKey: "pbx_connections", default: true)
+    }
+
     /// How this process runs jobs, validated.
     func workerSettings() throws -> WorkerSettings {
         let count = config.int(forKey: "workers", default: 4)

@@ -34,7 +34,7 @@ actor PostgresHarness {
         let server = try await start()
         counter += 1
         let name = "t\(ProcessInfo.processInfo.processIdentifier)_\(counter)_\(Int.random(in: 1000...9999))"
-        try Self.runPostgresTool(
+        try await Self.runPostgresTool(
             "psql", ["-h", "127.0.0.1", "-p", "\(server.port)", "-U", "postgres", "-q", "-c", "CREATE DATABASE \(name)"])
         return server.with(database: name)
     }
@@ -47,11 +47,11 @@ actor PostgresHarness {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("switchboard-pg-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString.prefix(6))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
-        if getuid() == 0 { try Self.run("/bin/chown", ["postgres:postgres", directory]) }
+        if getuid() == 0 { try await Self.run("/bin/chown", ["postgres:postgres", directory]) }
         let port = try Self.freePort()
-        try Self.runPostgresTool(
+        try await Self.runPostgresTool(
             "initdb", ["-D", "\(directory)/data", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync", "--locale=C"])
-        try Self.runPostgresTool(
+        try await Self.runPostgresTool(
             "pg_ctl",
             [
                 "-D", "\(directory)/data", "-l", "\(directory)/server.log", "-w", "-t", "60", "-o",
@@ -65,20 +65,20 @@ actor PostgresHarness {
     }
 
     /// Runs a PostgreSQL tool, as the `postgres` user when we are root (initdb refuses root).
-    static func runPostgresTool(_ tool: String, _ arguments: [String]) throws {
+    static func runPostgresTool(_ tool: String, _ arguments: [String]) async throws {
         guard let bin = binDirectory else { throw HarnessError("PostgreSQL binaries not found") }
         if getuid() == 0 {
-            try run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/\(tool)"] + arguments)
+            try await run("/usr/sbin/runuser", ["-u", "postgres", "--", "\(bin)/\(tool)"] + arguments)
         } else {
-            try run("\(bin)/\(tool)", arguments)
+            try await run("\(bin)/\(tool)", arguments)
         }
     }
 
     /// Runs a program to completion; throws with its output when it fails.
-    static func run(_ executable: String, _ arguments: [String]) throws {
+    static func run(_ executable: String, _ arguments: [String]) async throws {
         let logPath = FileManager.default.temporaryDirectory.appendingPathComponent("pg-tool-\(UUID().uuidString).log").path
         defer { try? FileManager.default.removeItem(atPath: logPath) }
-        let status = Subprocess.wait(try Subprocess.spawn(executable, arguments, stdoutPath: logPath))
+        let status = await Subprocess.waitOffPool(try Subprocess.spawn(executable, arguments, stdoutPath: logPath))
         guard status == 0 else {
             let output = (try? String(contentsOfFile: logPath, encoding: .utf8)) ?? ""
             throw HarnessError("\(executable) \(arguments.joined(separator: " ")) failed (\(status)): \(output)")
@@ -119,7 +119,12 @@ enum HarnessCleanup {
         self.root = root
         atexit {
             if let data = HarnessCleanup.dataDirectory {
-                try? PostgresHarness.runPostgresTool("pg_ctl", ["-D", data, "-m", "immediate", "stop"])
+                // At exit nothing else runs: blocking here is fine.
+                let stop = ["-u", "postgres", "--", "\(PostgresHarness.binDirectory ?? "")/pg_ctl", "-D", data, "-m", "immediate", "stop"]
+                if let pid = try? Subprocess.spawn(getuid() == 0 ? "/usr/sbin/runuser" : "\(PostgresHarness.binDirectory ?? "")/pg_ctl",
+                                                   getuid() == 0 ? stop : Array(stop.dropFirst(3)), stdoutPath: "/dev/null") {
+                    Subprocess.wait(pid)
+                }
             }
             if let root = HarnessCleanup.root { try? FileManager.default.removeItem(atPath: root) }
         }

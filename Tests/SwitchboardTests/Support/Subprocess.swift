@@ -32,6 +32,14 @@ enum Subprocess {
         return pid
     }
 
+    /// Waits for `pid` on a dispatch thread: a blocking `waitpid` on one of the few cooperative threads
+    /// would stall every other test (and their network reads) for as long as the program runs.
+    static func waitOffPool(_ pid: pid_t) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: wait(pid)) }
+        }
+    }
+
     /// Waits for `pid` and returns its exit code (or 128 + signal).
     @discardableResult
     static func wait(_ pid: pid_t) -> Int32 {

@@ -1,0 +1,109 @@
+import Asterisk
+import Foundation
+import Hummingbird
+import NIOCore
+import Storage
+import SwitchboardCore
+import Telephony
+
+/// What RetailCRM calls back: `makeCallUrl` (click-to-call) and `changeUserStatusUrl`. RetailCRM signs
+/// nothing, so the module's `clientId` — `<tenant slug>.<random>`, kept in the tenant's `retailcrm`
+/// settings as `client_id` — is the credential; it is compared in constant time.
+struct RetailCRMCallbackController {
+    let services: AppServices
+
+    func register(on router: Router<AppRequestContext>) {
+        router.get("retailcrm/make-call", use: makeCall)
+        router.post("retailcrm/make-call", use: makeCall)
+        router.get("retailcrm/status", use: status)
+        router.post("retailcrm/status", use: status)
+    }
+
+    /// Query and form parameters together (RetailCRM sends GET queries; POST forms are accepted too).
+    private func parameters(_ request: Request) async throws -> [String: String] {
+        var result: [String: String] = [:]
+        for (name, value) in request.uri.queryParameters { result[String(name)] = String(value) }
+        if request.method == .post {
+            let body = try await request.body.collect(upTo: 64 * 1024)
+            for (name, value) in try FormURLEncoding.decode(String(buffer: body)) { result[name] = value }
+        }
+        return result
+    }
+
+    private func tenant(clientID: String?) async throws -> (Tenant, Integration) {
+        guard let clientID, let dot = clientID.firstIndex(of: ".") else {
+            throw SwitchboardError(.unauthorized, code: "invalid_client", message: "clientId is missing or unknown", field: "clientId")
+        }
+        guard let tenant = try await services.stores.tenants.find(String(clientID[..<dot])),
+            let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .retailcrm), integration.enabled,
+            let expected = integration.settings["client_id"]?.stringValue,
+            Identifiers.constantTimeEquals(expected, clientID)
+        else { throw SwitchboardError(.unauthorized, code: "invalid_client", message: "clientId is missing or unknown", field: "clientId") }
+        return (tenant, integration)
+    }
+
+    /// Click-to-call: the manager's extension rings first, then the PBX dials the customer (AMI `Originate`).
+    @Sendable func makeCall(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let query = try await parameters(request)
+        let (tenant, _) = try await tenant(clientID: query["clientId"])
+        context.observed.tenantSlug = tenant.slug
+        guard let rawPhone = query["phone"], !rawPhone.isEmpty else { throw SwitchboardError.invalid("phone", "phone is required") }
+        guard let phone = PhoneNumber.e164(rawPhone, defaultCountry: tenant.defaultCountry) else {
+            throw SwitchboardError.invalid("phone", "'\(rawPhone)' is not a phone number")
+        }
+        var number: String?
+        if let code = query["code"], !code.isEmpty {
+            guard code.count <= 20, code.allSatisfy({ $0.isASCII && $0.isNumber }) else { throw SwitchboardError.invalid("code", "code must be an extension number") }
+            number = code
+        } else if let userID = query["userId"], !userID.isEmpty {
+            number = try await services.stores.managers.list(tenantID: tenant.id, integration: .retailcrm).first { $0.crmUserID == userID }?.extensionNumber
+            guard number != nil else { throw SwitchboardError.invalid("userId", "No extension configured for user \(userID)", code: "unmapped_user") }
+        }
+        guard let number else { throw SwitchboardError.invalid("userId", "userId or code is required") }
+        guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .asterisk), integration.enabled else {
+            throw SwitchboardError(.conflict, code: "pbx_not_configured", message: "the tenant has no enabled asterisk integration", field: "clientId")
+        }
+        let settings = try PBXSettings(integration)
+        guard let client = await services.pbx.client(for: tenant.id), client.state == .connected else {
+            throw SwitchboardError(.unavailable, code: "pbx_not_connected", message: "the PBX is not connected right now; try again in a moment")
+        }
+        let action = AMIMessage([
+            ("Action", "Originate"), ("Channel", settings.originateChannel.replacingOccurrences(of: "{extension}", with: number)),
+            ("Context", settings.originateContext), ("Exten", phone), ("Priority", "1"), ("CallerID", "\"\(phone)\" <\(phone)>"),
+            ("Timeout", "30000"), ("Async", "true"), ("Variable", "SWITCHBOARD_SOURCE=retailcrm"),
+        ])
+        let started = ContinuousClock.now
+        let answer: AMIMessage
+        do {
+            answer = try await client.send(action)
+        } catch {
+            await log(tenant, event: "click_to_call", ok: false, request: "\(number) → \(phone)", response: "\(error)", started: started)
+            throw SwitchboardError(.unavailable, code: "pbx_error", message: "the PBX did not take the call: \(error)")
+        }
+        let ok = answer.response?.lowercased() == "success"
+        await log(tenant, event: "click_to_call", ok: ok, request: "\(number) → \(phone)", response: answer.description, started: started)
+        guard ok else {
+            throw SwitchboardError(.unavailable, code: "pbx_refused", message: "the PBX refused the call: \(answer["Message"] ?? "no reason given")")
+        }
+        context.logger.info("click-to-call queued", metadata: ["extension": "\(number)"])
+        return try JSONResponse.make(["success": true])
+    }
+
+    /// A manager's status changed in RetailCRM (free, busy, break…): logged for the admin.
+    @Sendable func status(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let query = try await parameters(request)
+        let (tenant, _) = try await tenant(clientID: query["clientId"])
+        context.observed.tenantSlug = tenant.slug
+        guard let status = query["status"], !status.isEmpty, status.count <= 50 else { throw SwitchboardError.invalid("status", "status is required") }
+        await log(tenant, event: "user_status", ok: true, request: "user \(query["userId"] ?? "?") code \(query["code"] ?? "-") → \(status)", response: nil, started: .now)
+        return try JSONResponse.make(["success": true])
+    }
+
+    private func log(_ tenant: Tenant, event: String, ok: Bool, request: String, response: String?, started: ContinuousClock.Instant) async {
+        try? await services.stores.logs.append(
+            IntegrationLogEntry(
+                id: Identifiers.newID(), tenantID: tenant.id, integration: "retailcrm", eventType: event, status: ok ? .success : .error,
+                requestData: request, responseData: response, errorMessage: ok ? nil : response,
+                durationMs: Int((ContinuousClock.now - started).wholeMilliseconds), createdAt: .storageNow))
+    }
+}

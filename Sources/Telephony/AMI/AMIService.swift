@@ -1,0 +1,141 @@
+import Asterisk
+import Foundation
+import Jobs
+import Logging
+import ServiceLifecycle
+import Storage
+import SwitchboardCore
+
+/// The live AMI connections by tenant, for click-to-call and the connection status in the API.
+public actor PBXConnections {
+    private var clients: [String: AMIClient] = [:]
+
+    public init() {}
+
+    func set(_ tenantID: String, _ client: AMIClient?) { clients[tenantID] = client }
+
+    public func client(for tenantID: String) -> AMIClient? { clients[tenantID] }
+
+    public func state(for tenantID: String) -> AMIConnectionState? { clients[tenantID]?.state }
+}
+
+/// How a tenant's `asterisk` integration is used, from its settings.
+public struct PBXSettings: Sendable, Equatable {
+    public var ami: AMIConfiguration
+    /// True (`call_events: "ami"`, the default): calls are tracked from AMI events. With `"http"` the
+    /// dialplan posts the seed's events and AMI is used for actions (click-to-call, redirect) only.
+    public var tracksCalls: Bool
+    public var extensionDigits: ClosedRange<Int>
+    /// The channel that rings the manager first in click-to-call; `{extension}` is replaced.
+    public var originateChannel: String
+    /// The dialplan context that dials the customer.
+    public var originateContext: String
+
+    public init(_ integration: Integration) throws {
+        let settings = integration.settings
+        guard let host = settings["host"]?.stringValue, !host.isEmpty else { throw SwitchboardError.invalid("settings.host", "host is required") }
+        var port = 5038
+        if case .number(let value)? = settings["port"] { port = Int(value) } else if let text = settings["port"]?.stringValue, let value = Int(text) { port = value }
+        guard (1...65535).contains(port) else { throw SwitchboardError.invalid("settings.port", "port must be 1–65535") }
+        ami = AMIConfiguration(host: host, port: port, username: integration.secrets["username"] ?? "", secret: integration.secrets["secret"] ?? "")
+        if case .number(let seconds)? = settings["keepalive_seconds"], seconds >= 1, seconds <= 300 { ami.pingInterval = .seconds(seconds) }
+        tracksCalls = (settings["call_events"]?.stringValue ?? "ami") != "http"
+        extensionDigits = 2...5
+        if let text = settings["extension_digits"]?.stringValue {
+            let bounds = text.split(separator: "-").compactMap { Int($0) }
+            if bounds.count == 2, bounds[0] >= 1, bounds[0] <= bounds[1], bounds[1] <= 10 { extensionDigits = bounds[0]...bounds[1] }
+        }
+        originateChannel = settings["originate_channel"]?.stringValue ?? "PJSIP/{extension}"
+        originateContext = settings["originate_context"]?.stringValue ?? "from-internal"
+    }
+}
+
+/// Keeps one AMI connection per tenant with an enabled `asterisk` integration, feeding its calls to an
+/// ``AMICallRecorder``. Looks at the integrations every `refresh`, so connecting, changing or
+/// disabling a PBX needs no restart.
+public struct AMIService: Service {
+    let database: Database
+    let secrets: SecretBox
+    let queue: JobQueue
+    let connections: PBXConnections
+    let refresh: Duration
+    let logger: Logger
+
+    public init(queue: JobQueue, secrets: SecretBox, connections: PBXConnections, refresh: Duration = .seconds(30), logger: Logger) {
+        self.database = queue.database
+        self.secrets = secrets
+        self.queue = queue
+        self.connections = connections
+        self.refresh = refresh
+        self.logger = logger
+    }
+
+    private struct Running {
+        var settings: PBXSettings
+        var task: Task<Void, Never>
+    }
+
+    public func run() async throws {
+        await cancelWhenGracefulShutdown {
+            var running: [String: Running] = [:]
+            while !Task.isCancelled {
+                do {
+                    let desired = try await desiredConnections()
+                    for (tenantID, entry) in running where desired[tenantID]?.settings != entry.settings {
+                        entry.task.cancel()
+                        await entry.task.value
+                        running[tenantID] = nil
+                    }
+                    for (tenantID, wanted) in desired where running[tenantID] == nil {
+                        running[tenantID] = Running(settings: wanted.settings, task: start(wanted.tenant, wanted.settings))
+                    }
+                } catch {
+                    logger.warning("could not read the PBX integrations; keeping the current connections", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: refresh)
+            }
+            for entry in running.values { entry.task.cancel() }
+            for entry in running.values { await entry.task.value }
+        }
+    }
+
+    private func desiredConnections() async throws -> [String: (tenant: Tenant, settings: PBXSettings)] {
+        let stores = Stores(database, secrets: secrets)
+        var desired: [String: (Tenant, PBXSettings)] = [:]
+        for integration in try await stores.integrations.enabled(kind: .asterisk) {
+            guard let tenant = try await stores.tenants.find(integration.tenantID) else { continue }
+            do {
+                desired[tenant.id] = (tenant, try PBXSettings(integration))
+            } catch {
+                logger.warning("the tenant's PBX settings are incomplete", metadata: ["tenant": "\(tenant.slug)", "error": "\(error)"])
+            }
+        }
+        return desired
+    }
+
+    private func start(_ tenant: Tenant, _ settings: PBXSettings) -> Task<Void, Never> {
+        var logger = logger
+        logger[metadataKey: "tenant"] = "\(tenant.slug)"
+        let client = AMIClient(configuration: settings.ami, logger: logger)
+        let recorder = AMICallRecorder(
+            tenant: tenant, queue: queue, secrets: secrets,
+            parties: PartyClassifier(extensionDigits: settings.extensionDigits, defaultCountry: tenant.defaultCountry), logger: logger)
+        let (connections, tracksCalls) = (connections, settings.tracksCalls)
+        return Task {
+            await connections.set(tenant.id, client)
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    await client.run(onEvent: { event in if tracksCalls { await recorder.handle(event) } })
+                }
+                group.addTask {
+                    while !Task.isCancelled {
+                        try? await Task.sleep(for: .seconds(600))
+                        await recorder.expireStale()
+                    }
+                }
+                await group.waitForAll()
+            }
+            await connections.set(tenant.id, nil)
+        }
+    }
+}
