@@ -1,4 +1,5 @@
 import Foundation
+import Sandbox
 import SwitchboardCore
 import Asterisk
 import Telephony
@@ -156,6 +157,23 @@ struct AMITrackerTests {
             #expect(tracker.activeCallIDs.isEmpty)
             #expect(leftovers.allSatisfy { if case .completed = $0 { true } else { false } })
         }
+    }
+
+    @Test("the demo PBX's synthetic calls read like real ones")
+    func syntheticScenarios() {
+        var tracker = CallTracker()
+        var calls: [Call] = []
+        let events = PBXScenarios.inbound(id: 1_800_000_000, caller: "+79161234567", extension: "101", answered: true)
+            + PBXScenarios.inbound(id: 1_800_000_100, caller: "89161234567", extension: "100", answered: false)
+            + PBXScenarios.clickToCall(id: 1_800_000_200, extension: "101", customer: "+375296254070")
+        for event in events {
+            for case .completed(let call) in tracker.handle(event) { calls.append(call) }
+        }
+        #expect(calls.map(\.outcome) == [.answered, .noAnswer, .answered])
+        #expect(calls.map(\.direction) == [.inbound, .inbound, .outbound])
+        #expect(calls.map(\.answeredBy) == ["101", nil, "101"])
+        #expect(calls.map(\.customerPhone) == ["+79161234567", "+79161234567", "+375296254070"])
+        #expect(calls[0].billsec == 42 && calls[2].billsec == 30)
     }
 
     @Test("numbers read as extensions, E.164 or nothing", arguments: [

@@ -31,24 +31,40 @@ struct Demo: AsyncParsableCommand {
         let runtime = try await Runtime.make(storage: storage, serve: serve, environment: environment)
         let seeded = DemoSeed.Box()
         let check = check
-        // The emulated RetailCRM account (Sandbox) the demo tenant is connected to.
+        // The emulated RetailCRM account and PBX (Sandbox): never a real CRM or phone system.
         let retailCRM = RetailCRMEmulator()
         await retailCRM.setModule(DemoSeed.module)
-        try await SandboxServer.withRetailCRM(retailCRM) { retailCRMBase in
-            try await ServerRunner.run(
-                runtime: runtime,
-                prepare: { services in seeded.value = try await DemoSeed.seed(services, retailCRM: retailCRMBase) },
-                onRunning: { services, boundPort in
-                    let base = "http://\(services.settings.host):\(boundPort)"
-                    var health = "not checked"
-                    if check {
-                        let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(5))
-                        health = response.map { "HTTP \($0.status.code)" } ?? "no answer"
-                    }
-                    if !seeded.value.reused { await DemoSeed.placeSampleCalls(base: base, pbxToken: seeded.value.pbxToken) }
-                    DemoSeed.printGuide(seeded.value, base: base, retailCRM: retailCRMBase, dataDir: directory, health: check ? health : nil)
-                },
-                exitWhenReady: check)
+        let pbx = PBXSimulator(username: "switchboard", secret: "demo-ami-secret-123", endpoints: ["100", "101", "102"])
+        await pbx.onOriginate { action in
+            // Click-to-call: the manager picks up, then the customer answers.
+            let number = (action["Channel"] ?? "").split(separator: "/").last.map(String.init) ?? "101"
+            return PBXScenarios.clickToCall(id: Date().timeIntervalSince1970, extension: number, customer: action["Exten"] ?? "+79161234567", talk: 5)
+        }
+        try await PBXSimulator.run(pbx) { pbxPort in
+            try await SandboxServer.withRetailCRM(retailCRM) { retailCRMBase in
+                try await ServerRunner.run(
+                    runtime: runtime,
+                    prepare: { services in seeded.value = try await DemoSeed.seed(services, retailCRM: retailCRMBase, pbxPort: pbxPort) },
+                    onRunning: { services, boundPort in
+                        let base = "http://\(services.settings.host):\(boundPort)"
+                        var health = "not checked"
+                        if check {
+                            let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(5))
+                            health = response.map { "HTTP \($0.status.code)" } ?? "no answer"
+                        }
+                        if !seeded.value.reused {
+                            await DemoSeed.placeSampleCalls(base: base, pbxToken: seeded.value.pbxToken)
+                            // And one call seen over AMI, once the PBX connection is up.
+                            Task {
+                                for _ in 0..<50 where await pbx.connectedSessions == 0 { try? await Task.sleep(for: .milliseconds(200)) }
+                                await pbx.broadcast(PBXScenarios.inbound(id: Date().timeIntervalSince1970, caller: "+375296254070", extension: "100", answered: true, talk: 3))
+                            }
+                        }
+                        DemoSeed.printGuide(
+                            seeded.value, base: base, retailCRM: retailCRMBase, pbxPort: pbxPort, dataDir: directory, health: check ? health : nil)
+                    },
+                    exitWhenReady: check)
+            }
         }
     }
 }

@@ -17,6 +17,7 @@ enum DemoSeed {
         var pbxToken = ""
         var apiToken = ""
         var reused = false
+        var clientID = ""
     }
 
     final class Box: Sendable {
@@ -35,13 +36,17 @@ enum DemoSeed {
             makeCallUrl: "http://127.0.0.1:8080/retailcrm/make-call", changeUserStatusUrl: nil,
             additionalCodes: [.init(userId: "18", code: "100"), .init(userId: "19", code: "101")]))
 
-    static func seed(_ services: AppServices, retailCRM: String) async throws -> Seeded {
+    static func seed(_ services: AppServices, retailCRM: String, pbxPort: Int) async throws -> Seeded {
         var seeded = Seeded()
+        seeded.clientID = "\(seeded.tenant).sandbox-client"
         if let existing = try await services.stores.tenants.find(seeded.tenant) {
-            // The emulator listens on a new port each run.
+            // The emulators listen on new ports each run.
             _ = try await services.stores.integrations.save(
                 tenantID: existing.id, kind: .retailcrm,
-                change: .init(settings: ["base_url": .string(retailCRM)]))
+                change: .init(settings: ["base_url": .string(retailCRM), "client_id": .string(seeded.clientID)]))
+            _ = try await services.stores.integrations.save(
+                tenantID: existing.id, kind: .asterisk,
+                change: .init(settings: ["host": .string("127.0.0.1"), "port": .number(Double(pbxPort))]))
             // A kept --data-dir: reuse it, with fresh credentials so the guide still works.
             seeded.reused = true
             seeded.pbxToken = try await services.stores.tenants.pbxToken(id: existing.id)
@@ -60,15 +65,18 @@ enum DemoSeed {
         _ = try await services.stores.users.create(
             email: seeded.email, role: .superAdmin, tenantID: nil,
             passwordHash: try await services.passwords.hash(seeded.password))
+        // The PBX: the Sandbox's AMI simulator; calls are tracked from its events.
         _ = try await services.stores.integrations.save(
             tenantID: created.tenant.id, kind: .asterisk,
             change: .init(
-                enabled: true, settings: ["host": .string("127.0.0.1"), "port": .number(5038)],
+                enabled: true, settings: ["host": .string("127.0.0.1"), "port": .number(Double(pbxPort))],
                 secrets: ["username": "switchboard", "secret": "demo-ami-secret-123"]))
         // RetailCRM: the Sandbox emulator (never a real account), managers 18 and 19 on extensions 100 and 101.
         _ = try await services.stores.integrations.save(
             tenantID: created.tenant.id, kind: .retailcrm,
-            change: .init(enabled: true, settings: ["base_url": .string(retailCRM)], secrets: ["api_key": "sandbox-retailcrm-key"]))
+            change: .init(
+                enabled: true, settings: ["base_url": .string(retailCRM), "client_id": .string(seeded.clientID)],
+                secrets: ["api_key": "sandbox-retailcrm-key"]))
         try await services.stores.managers.replace(
             tenantID: created.tenant.id, integration: .retailcrm,
             with: [ManagerExtension(crmUserID: "18", extensionNumber: "100", crmUserName: "Анна Смирнова"),
@@ -108,7 +116,7 @@ enum DemoSeed {
         }
     }
 
-    static func printGuide(_ seeded: Seeded, base: String, retailCRM: String, dataDir: String, health: String?) {
+    static func printGuide(_ seeded: Seeded, base: String, retailCRM: String, pbxPort: Int, dataDir: String, health: String?) {
         let tenant = seeded.tenant
         // Written straight to the file handle so it appears at once even when stdout is a pipe.
         let guide = """
@@ -117,6 +125,7 @@ enum DemoSeed {
             Data: \(dataDir) (embedded SQLite)\(seeded.reused ? " — reused; new credentials issued" : "")
             \(health.map { "Health check: \($0)\n" } ?? "")
             RetailCRM        \(retailCRM)  (Sandbox emulator; what it received: \(retailCRM)/sandbox/state)
+            PBX (AMI)        127.0.0.1:\(pbxPort)  (Sandbox simulator; calls are tracked from its events)
             Admin login      \(seeded.email) / \(seeded.password)
             Tenant           \(tenant)  (PBX token \(seeded.pbxToken))
             Tenant API token \(seeded.apiToken)
@@ -130,6 +139,7 @@ enum DemoSeed {
               curl -s -X POST \(base)/telephony/events/dial -d '{"Token":"\(seeded.pbxToken)","UniqueId":"my-call-1","CallerIDNum":"+79161234567","CallType":0,"Extensions":["101"]}'
               curl -s -X POST \(base)/telephony/events/hangup -d '{"Token":"\(seeded.pbxToken)","UniqueId":"my-call-1","CallerIDNum":"+79161234567","CallType":0,"Extensions":["101"],"CallStatus":"ANSWER","BillSec":42}'
               curl -s \(retailCRM)/sandbox/state                              # the cards and call history the emulated RetailCRM got
+              curl -s '\(base)/retailcrm/make-call?clientId=\(seeded.clientID)&userId=19&phone=%2B79161234567'   # click-to-call as RetailCRM does it
               curl -s -X POST \(base)/api/v1/auth/login -d '{"email":"\(seeded.email)","password":"\(seeded.password)"}'
               TOKEN=$(curl -s -X POST \(base)/api/v1/auth/login -d '{"email":"\(seeded.email)","password":"\(seeded.password)"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')
               curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/jobs          # background jobs and their results
