@@ -12,9 +12,9 @@ struct AMIClientTests {
             reconnectDelay: .milliseconds(50) ... .milliseconds(200))
     }
 
-    /// Waits up to five seconds for `condition`.
+    /// Waits for `condition`, up to 20 seconds (the whole suite runs in parallel on two cores).
     static func eventually(_ condition: @Sendable () async -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(5)
+        let deadline = ContinuousClock.now + .seconds(20)
         while ContinuousClock.now < deadline {
             if await condition() { return true }
             try await Task.sleep(for: .milliseconds(20))

@@ -42,9 +42,20 @@ struct SchedulerProcessTests {
         let environment = ["SWITCHBOARD_SCHEDULER_TICK_MS": "100"]
         let first = try CommandRunner.start(["worker"] + flags, logPath: log, environment: environment)
         let second = try CommandRunner.start(["worker"] + flags, logPath: log, environment: environment)
-        try await Task.sleep(for: .seconds(5))
-        CommandRunner.stop(first, signal: SIGTERM)
-        CommandRunner.stop(second, signal: SIGTERM)
+        // Until both have fired a few periods (the suite shares two cores, so no fixed sleep).
+        let deadline = ContinuousClock.now + .seconds(60)
+        while ContinuousClock.now < deadline {
+            let ticks = try await Database.withDatabase(location, logger: TestSupport.logger) { database in
+                try await database.run { sql in
+                    try await sql.raw("SELECT COUNT(*) AS n FROM schedule_ticks WHERE schedule = \(bind: scheduleName)").first()?
+                        .decode(column: "n", as: Int.self) ?? 0
+                }
+            }
+            if ticks >= 4 { break }
+            try await Task.sleep(for: .milliseconds(500))
+        }
+        await CommandRunner.stop(first, signal: SIGTERM)
+        await CommandRunner.stop(second, signal: SIGTERM)
 
         try await Database.withDatabase(location, logger: TestSupport.logger) { database in
             let ticks = try await database.run { sql in

@@ -49,18 +49,26 @@ struct WorkerCrashTests {
         let deadline = ContinuousClock.now + .seconds(20)
         while connections.withLock({ $0 }) == 0, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(20)) }
         #expect(connections.withLock { $0 } == 1, "the first worker never started the job")
-        CommandRunner.stop(first, signal: SIGKILL)  // mid-job: it is waiting for the AMI banner
+        await CommandRunner.stop(first, signal: SIGKILL)  // mid-job: it is waiting for the AMI banner
 
         let second = try CommandRunner.start(["worker"] + flags, logPath: log)
-        defer { CommandRunner.stop(second, signal: SIGTERM) }
-        let job = try await Database.withDatabase(location, logger: TestSupport.logger) { database in
-            let queue = JobQueue(database: database)
-            let until = ContinuousClock.now + .seconds(40)
-            while ContinuousClock.now < until, try await queue.find(id: jobID)?.state != .succeeded {
-                try await Task.sleep(for: .milliseconds(100))
-            }
-            return try await queue.find(id: jobID)
+        // Wait for the job, then stop the second worker whatever happened (no `await` in a defer).
+        let finished: Result<Job?, any Error>
+        do {
+            finished = .success(
+                try await Database.withDatabase(location, logger: TestSupport.logger) { database in
+                    let queue = JobQueue(database: database)
+                    let until = ContinuousClock.now + .seconds(40)
+                    while ContinuousClock.now < until, try await queue.find(id: jobID)?.state != .succeeded {
+                        try await Task.sleep(for: .milliseconds(100))
+                    }
+                    return try await queue.find(id: jobID)
+                })
+        } catch {
+            finished = .failure(error)
         }
+        await CommandRunner.stop(second, signal: SIGTERM)
+        let job = try finished.get()
         #expect(job?.state == .succeeded, "\((try? String(contentsOfFile: log, encoding: .utf8)) ?? "")")
         #expect(job?.attempt == 2)
         #expect(connections.withLock { $0 } == 2)

@@ -27,13 +27,13 @@ enum CommandRunner {
     }
 
     /// Sends `signal` and reaps the process.
-    static func stop(_ pid: pid_t, signal: Int32) {
+    static func stop(_ pid: pid_t, signal: Int32) async {
         kill(pid, signal)
-        Subprocess.wait(pid)
+        await Subprocess.waitOffPool(pid)
     }
 
     /// Runs `switchboard arguments…` with `stdin` and extra environment; output is captured via files.
-    static func run(_ arguments: [String], stdin: String = "", environment extra: [String: String] = [:]) throws -> Result {
+    static func run(_ arguments: [String], stdin: String = "", environment extra: [String: String] = [:]) async throws -> Result {
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("cli-\(UUID().uuidString)").path
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
@@ -41,7 +41,7 @@ enum CommandRunner {
         FileManager.default.createFile(atPath: inPath, contents: Data(stdin.utf8))
         let pid = try Subprocess.spawn(
             binary, arguments, stdinPath: inPath, stdoutPath: outPath, stderrPath: errPath, environment: environment(extra))
-        let status = Subprocess.wait(pid)
+        let status = await Subprocess.waitOffPool(pid)
         return Result(
             status: status,
             stdout: (try? String(contentsOfFile: outPath, encoding: .utf8)) ?? "",
