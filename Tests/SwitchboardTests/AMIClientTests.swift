@@ -8,7 +8,7 @@ import Testing
 struct AMIClientTests {
     static func configuration(port: Int, secret: String = "sandbox-ami-secret") -> AMIConfiguration {
         AMIConfiguration(
-            host: "127.0.0.1", port: port, username: "switchboard", secret: secret, actionTimeout: .seconds(3), pingInterval: .milliseconds(200),
+            host: "127.0.0.1", port: port, username: "switchboard", secret: secret, actionTimeout: .seconds(10), pingInterval: .milliseconds(500),
             reconnectDelay: .milliseconds(50) ... .milliseconds(200))
     }
 

@@ -180,10 +180,9 @@ public final class AMIClient: Sendable {
                 await loggedIn()
                 group.addTask {
                     // A PBX that stops answering pings is gone even if no FIN ever arrived (NAT, power loss).
-                    let patience = min(max(self.configuration.pingInterval, .seconds(1)), self.configuration.actionTimeout)
                     while !Task.isCancelled {
                         try await Task.sleep(for: self.configuration.pingInterval)
-                        _ = try await self.send(AMIMessage([("Action", "Ping")]), timeout: patience)
+                        _ = try await self.send(AMIMessage([("Action", "Ping")]))
                     }
                 }
                 do {

@@ -26,12 +26,14 @@ actor PostgresHarness {
         binDirectory != nil && (ProcessInfo.processInfo.environment["SWITCHBOARD_TEST_POSTGRES"] != "0" || isRequired)
     }
 
-    private var server: PostgresURL?
+    /// The one cluster start: actor methods interleave at `await`, so every caller awaits the same task.
+    private var starting: Task<PostgresURL, any Error>?
     private var counter = 0
 
     /// A URL to a brand-new empty database on the shared cluster.
     func freshDatabase() async throws -> PostgresURL {
-        let server = try await start()
+        if starting == nil { starting = Task { try await Self.start() } }
+        let server = try await starting!.value
         counter += 1
         let name = "t\(ProcessInfo.processInfo.processIdentifier)_\(counter)_\(Int.random(in: 1000...9999))"
         try await Self.runPostgresTool(
@@ -39,8 +41,7 @@ actor PostgresHarness {
         return server.with(database: name)
     }
 
-    private func start() async throws -> PostgresURL {
-        if let server { return server }
+    private static func start() async throws -> PostgresURL {
         guard Self.binDirectory != nil else {
             throw HarnessError("PostgreSQL is not installed (apt-get install postgresql); required because CI=true")
         }
@@ -60,7 +61,6 @@ actor PostgresHarness {
             ])
         HarnessCleanup.register(dataDirectory: "\(directory)/data", root: directory)
         let url = PostgresURL(host: "127.0.0.1", port: port, username: "postgres", password: nil, database: "postgres")
-        server = url
         return url
     }
 
