@@ -31,6 +31,11 @@ public struct AppRequestContext: RequestContext {
         return identity
     }
 
+    /// Passes for signed-in admin users (not API tokens); `what` completes "… are managed by admin users".
+    public func requireAdminUser(managing what: String) throws {
+        guard try requireIdentity().isAdminUser else { throw SwitchboardError.forbidden("\(what) are managed by admin users") }
+    }
+
     /// The caller if it is a super admin, else 401/403.
     public func requireSuperAdmin() throws -> Identity {
         let identity = try requireIdentity()

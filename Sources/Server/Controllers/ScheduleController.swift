@@ -17,12 +17,6 @@ struct ScheduleController {
         tenant.delete("schedules/{id}", use: delete)
     }
 
-    private func requireAdminUser(_ context: AppRequestContext) throws {
-        guard try context.requireIdentity().isAdminUser else {
-            throw SwitchboardError.forbidden("schedules are managed by admin users")
-        }
-    }
-
     struct Body: StrictBody {
         var name: String?
         var kind: String?
@@ -44,20 +38,20 @@ struct ScheduleController {
     }
 
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try requireAdminUser(context)
+        try context.requireAdminUser(managing: "schedules")
         let tenant = try context.requireTenant()
         let schedules = try await services.stores.schedules.list(tenantID: tenant.id)
         return try JSONResponse.make(ListView(items: try await views(schedules, tenant: tenant)))
     }
 
     @Sendable func show(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try requireAdminUser(context)
+        try context.requireAdminUser(managing: "schedules")
         let tenant = try context.requireTenant()
         return try JSONResponse.make(try await views([try await find(context)], tenant: tenant)[0])
     }
 
     @Sendable func create(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try requireAdminUser(context)
+        try context.requireAdminUser(managing: "schedules")
         let tenant = try context.requireTenant()
         let body = try await request.decodeJSON(Body.self, limit: services.settings.maxBodyBytes)
         guard let name = body.name else { throw SwitchboardError.invalid("name", "name is required") }
@@ -74,7 +68,7 @@ struct ScheduleController {
 
     /// Changes the fields given; setting `cron` clears `every_seconds` and the other way round.
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try requireAdminUser(context)
+        try context.requireAdminUser(managing: "schedules")
         let tenant = try context.requireTenant()
         var schedule = try await find(context)
         let body = try await request.decodeJSON(Body.self, limit: services.settings.maxBodyBytes)
@@ -94,7 +88,7 @@ struct ScheduleController {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try requireAdminUser(context)
+        try context.requireAdminUser(managing: "schedules")
         try await services.stores.schedules.delete(tenantID: try context.requireTenant().id, id: try context.parameters.require("id"))
         return Response(status: .noContent)
     }

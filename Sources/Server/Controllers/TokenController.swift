@@ -13,14 +13,8 @@ struct TokenController {
         tenant.delete("tokens/{id}", use: revoke)
     }
 
-    private func requireAdminUser(_ context: AppRequestContext) throws {
-        guard try context.requireIdentity().isAdminUser else {
-            throw SwitchboardError.forbidden("API tokens are managed by admin users")
-        }
-    }
-
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try requireAdminUser(context)
+        try context.requireAdminUser(managing: "API tokens")
         let tokens = try await services.stores.apiTokens.list(tenantID: try context.requireTenant().id)
         return try JSONResponse.make(ListView(items: tokens.map { TokenView($0) }))
     }
@@ -46,7 +40,7 @@ struct TokenController {
     }
 
     @Sendable func issue(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try requireAdminUser(context)
+        try context.requireAdminUser(managing: "API tokens")
         let body = try await request.decodeJSON(IssueBody.self, limit: services.settings.maxBodyBytes)
         let (token, plaintext) = try await services.stores.apiTokens.issue(
             tenantID: try context.requireTenant().id, name: body.name, scope: body.scope ?? .read, expiresAt: body.expiresAt)
@@ -54,7 +48,7 @@ struct TokenController {
     }
 
     @Sendable func revoke(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try requireAdminUser(context)
+        try context.requireAdminUser(managing: "API tokens")
         try await services.stores.apiTokens.revoke(
             tenantID: try context.requireTenant().id, id: try context.parameters.require("id"))
         return Response(status: .noContent)
