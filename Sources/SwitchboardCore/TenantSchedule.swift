@@ -50,8 +50,13 @@ public struct TenantSchedule: Sendable, Equatable {
         case (nil, nil), (.some, .some):
             throw .invalid("cron", "set exactly one of cron and every_seconds")
         case (.some(let text), nil):
-            do { _ = try CronExpression(text) } catch let error as SwitchboardError { throw error } catch {
+            let expression: CronExpression
+            do { expression = try CronExpression(text) } catch let error as SwitchboardError { throw error } catch {
                 throw .invalid("cron", "invalid cron expression")
+            }
+            // "0 0 30 2 *" parses but never fires; the scheduler would search years for it on every tick.
+            guard expression.next(after: Date(), in: .gmt) != nil else {
+                throw .invalid("cron", "cron expression '\(text)' never fires")
             }
         case (nil, .some(let seconds)):
             guard (Self.minimumInterval...Self.maximumInterval).contains(seconds) else {

@@ -18,6 +18,7 @@ struct ScheduleAPITests {
             let base = "/api/v1/tenants/alpha/schedules"
             let bad: [(String, String)] = [
                 (#"{"name":"x","kind":"jobs.prune","cron":"61 * * * *"}"#, "cron"),
+                (#"{"name":"x","kind":"jobs.prune","cron":"0 0 30 2 *"}"#, "cron"),
                 (#"{"name":"x","kind":"jobs.prune"}"#, "cron"),
                 (#"{"name":"x","kind":"jobs.prune","cron":"0 3 * * *","every_seconds":600}"#, "cron"),
                 (#"{"name":"x","kind":"jobs.prune","every_seconds":5}"#, "every_seconds"),

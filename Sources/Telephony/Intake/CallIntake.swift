@@ -72,20 +72,20 @@ public struct CallIntake: Sendable {
             .init(
                 kind: jobKind, tenantID: record.tenantID,
                 payload: ["call_id": .string(record.id), "step": .string(step.rawValue), "integration": .string(target.rawValue)],
-                priority: priority, maxAttempts: TelephonyPolicies.policy(for: step).maxAttempts,
+                priority: priority, maxAttempts: TelephonyPolicies.maxAttempts(for: step),
                 uniqueKey: "telephony:\(record.tenantID):\(record.call.externalID):\(target.rawValue):\(step.rawValue)"),
             on: runner
         ).job
     }
 }
 
-/// Retry policies of the telephony steps (seed 002: 2–3 retries with backoff; a card is worthless
-/// after a few seconds, the history must get there however long the CRM is down).
+/// How many attempts each telephony step gets (seed 002: 2–3 retries; a card is worthless after a few
+/// seconds, the history must get there however long the CRM is down). Backoff is the job kind's.
 public enum TelephonyPolicies {
-    public static func policy(for step: DispatchStep) -> RetryPolicy {
+    public static func maxAttempts(for step: DispatchStep) -> Int {
         switch step {
-        case .dial, .hangup: RetryPolicy(maxAttempts: 3, backoff: .fixed([.seconds(2), .seconds(4)]))
-        case .upload: RetryPolicy(maxAttempts: 12, backoff: .exponential(base: .seconds(5), cap: .seconds(1800)))
+        case .dial, .hangup: 3
+        case .upload: 12
         }
     }
 }
