@@ -53,6 +53,25 @@ public enum JSONValue: Sendable, Hashable, Codable {
         if case .string(let value) = self { return value }
         return nil
     }
+
+    /// A setting read as a flag: `true`/`false`, or the strings `"true"`, `"1"`, `"yes"` (forms send strings).
+    public var boolValue: Bool? {
+        switch self {
+        case .bool(let value): value
+        case .string(let text): ["true", "1", "yes", "on"].contains(text.lowercased()) ? true : (["false", "0", "no", "off", ""].contains(text.lowercased()) ? false : nil)
+        case .number(let value): value != 0
+        default: nil
+        }
+    }
+
+    /// A setting read as a whole number: a JSON number without fraction, or a numeric string.
+    public var intValue: Int? {
+        switch self {
+        case .number(let value): value.rounded() == value && abs(value) < 1e15 ? Int(value) : nil
+        case .string(let text): Int(text.trimmingCharacters(in: .whitespaces))
+        default: nil
+        }
+    }
 }
 
 extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, ExpressibleByStringLiteral,

@@ -29,8 +29,8 @@ struct AMIIntakeTests {
                                       secrets: ["username": "switchboard", "secret": "sandbox-ami-secret"]))
                     _ = try await stores.integrations.save(
                         tenantID: tenantID, kind: .retailcrm,
-                        change: .init(enabled: true, settings: ["base_url": .string(crmBase), "client_id": "alpha.s3cret-client"],
-                                      secrets: ["api_key": "sandbox-retailcrm-key"]))
+                        change: .init(enabled: true, settings: ["base_url": .string(crmBase)],
+                                      secrets: ["api_key": "sandbox-retailcrm-key", "client_id": "alpha.s3cret-client"]))
                     try await stores.managers.replace(
                         tenantID: tenantID, integration: .retailcrm,
                         with: [ManagerExtension(crmUserID: "18", extensionNumber: "100"), ManagerExtension(crmUserID: "19", extensionNumber: "101")])

@@ -22,6 +22,8 @@ struct TelephonyIntakeTests {
         _ = try await world.services.stores.integrations.save(
             tenantID: world.tenantA.tenant.id, kind: .retailcrm,
             change: .init(enabled: true, settings: ["base_url": .string(baseURL)], secrets: ["api_key": "sandbox-retailcrm-key"]))
+        // Written behind the server's back (like another process would): drop its configuration cache.
+        await world.services.configChanged()
     }
 
     static func jobs(_ world: TestWorld) async throws -> [String] {

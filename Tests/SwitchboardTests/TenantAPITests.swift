@@ -2,6 +2,7 @@ import Foundation
 import HummingbirdTesting
 import NIOCore
 import NIOPosix
+import Sandbox
 import Server
 import Storage
 import SwitchboardCore
@@ -28,9 +29,9 @@ struct TenantAPITests {
             let patched = try await client.send(.patch, "/api/v1/tenants/acme", token: admin, json: #"{"name":"Acme"}"#)
             #expect(patched.object["name"] as? String == "Acme")
 
-            // An AMI listener on loopback answering with the real banner.
-            let (ami, amiPort) = try await fakeAMIBanner()
-            defer { try? ami.close().wait() }
+            // The Sandbox AMI simulator on loopback: the test logs in for real.
+            let simulator = PBXSimulator(username: "switchboard", secret: "ami-secret-value-42", endpoints: ["100", "101"])
+            try await PBXSimulator.run(simulator) { amiPort in
             let saved = try await client.send(
                 .put, "/api/v1/tenants/acme/integrations/asterisk", token: apiToken,
                 json: #"{"settings":{"host":"127.0.0.1","port":\#(amiPort)},"secrets":{"username":"switchboard","secret":"ami-secret-value-42"}}"#)
@@ -42,6 +43,8 @@ struct TenantAPITests {
 
             let tested = try await client.send(.post, "/api/v1/tenants/acme/integrations/asterisk/test", token: apiToken)
             #expect(tested.object["ok"] as? Bool == true, "\(tested.text)")
+            #expect(tested.text.contains("logged in to 127.0.0.1:\(amiPort) as switchboard") && tested.text.contains("2 PJSIP endpoints: 100, 101"))
+            }
 
             // Enabling RetailCRM without its key names the missing field.
             let retail = try await client.send(
@@ -83,22 +86,11 @@ struct TenantAPITests {
                 json: #"{"settings":{"host":"127.0.0.1","port":\#(port)},"secrets":{"username":"u","secret":"s"}}"#)
             let tested = try await client.send(.post, "/api/v1/tenants/alpha/integrations/asterisk/test", token: token)
             #expect(tested.object["ok"] as? Bool == false)
-            #expect(tested.text.contains("cannot connect"))
+            #expect(tested.text.contains("cannot reach AMI at 127.0.0.1:\(port): connection refused"))
             let logs = try await client.send(.get, "/api/v1/tenants/alpha/logs?status=error", token: token)
             #expect((logs.object["items"] as? [Any])?.count == 1)
             let bad = try await client.send(.get, "/api/v1/tenants/alpha/logs?limit=0", token: token)
             #expect(bad.status == .badRequest && bad.errorField == "limit")
         }
-    }
-
-    /// A TCP listener that greets like Asterisk's AMI.
-    private func fakeAMIBanner() async throws -> (any Channel, Int) {
-        let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .childChannelInitializer { child in
-                child.writeAndFlush(ByteBuffer(string: "Asterisk Call Manager/9.0.0\r\n"), promise: nil)
-                return child.eventLoop.makeSucceededVoidFuture()
-            }
-            .bind(host: "127.0.0.1", port: 0).get()
-        return (channel, channel.localAddress?.port ?? 0)
     }
 }

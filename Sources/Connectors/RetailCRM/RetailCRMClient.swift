@@ -105,6 +105,28 @@ public struct RetailCRMClient: Sendable {
         _ = try await post("integration-modules/\(module.code)/edit", form: [("integrationModule", try Self.json(module))])
     }
 
+    /// The extensions a registered module holds (`GET integration-modules/{code}`), read leniently: nil
+    /// when the module does not exist.
+    public func moduleAdditionalCodes(code: String) async throws -> [RetailCRMIntegrationModule.Telephony.AdditionalCode]? {
+        struct Answer: Decodable {
+            struct Module: Decodable {
+                struct Integrations: Decodable {
+                    struct Telephony: Decodable { var additionalCodes: [RetailCRMIntegrationModule.Telephony.AdditionalCode]? }
+                    var telephony: Telephony?
+                }
+                var integrations: Integrations?
+            }
+            var integrationModule: Module?
+        }
+        do {
+            let data = try await get("integration-modules/\(code)", query: [])
+            guard let module = try JSONDecoder().decode(Answer.self, from: data).integrationModule else { return nil }
+            return module.integrations?.telephony?.additionalCodes ?? []
+        } catch let error as RetailCRMError where error.status == 404 {
+            return nil
+        }
+    }
+
     /// One page of the account's users (managers).
     public func users(page: Int = 1, limit: Int = 100) async throws -> (users: [RetailCRMUser], totalPages: Int) {
         struct Page: Decodable {

@@ -23,11 +23,17 @@ public struct AppServices: Sendable {
     /// The durable job queue (the outbox of every external effect).
     public let jobs: JobQueue
     /// Request pacing per tenant + CRM account, shared by every connector in this process.
-    public let rateLimiter = RateLimiter()
+    public let rateLimiter: RateLimiter
     /// Circuit breakers per tenant + integration; their states show in `/stats`.
-    public let breakers = CircuitBreakers()
+    public let breakers: CircuitBreakers
     /// This process's AMI connections by tenant (click-to-call, connection status).
     public let pbx = PBXConnections()
+    /// PBX token → tenant and call targets, for every PBX event (seed 002's Integration Gateway cache).
+    public let gateway: GatewayCache
+    /// Tenants' RetailCRM accounts behind their rate limits and breakers, exchanges logged.
+    public let retailCRM: RetailCRMAccess
+    /// Responsible-manager lookups for inbound calls, cached, within a time budget.
+    public let routes: ResponsibleManagerRouter
     /// Job kinds `POST /api/v1/jobs` accepts (those a worker in this build can run), with their retry policy.
     public var jobPolicies: [String: RetryPolicy] = [:]
     public let logger: Logger
@@ -40,14 +46,23 @@ public struct AppServices: Sendable {
         let adminTokens = AdminTokenService(store: stores.signingKeys, lifetime: settings.adminTokenLifetime)
         try await adminTokens.prepare()
         let external = settings.externalJWT.map { ExternalJWTVerifier(settings: $0) }
+        let (rateLimiter, breakers) = (RateLimiter(), CircuitBreakers())
+        let retailCRM = RetailCRMAccess(database: database, secrets: secrets, rateLimiter: rateLimiter, breakers: breakers)
         var services = AppServices(
             database: database, secrets: secrets, settings: settings, stores: stores, adminTokens: adminTokens,
             authenticator: Authenticator(stores: stores, adminTokens: adminTokens, external: external),
-            passwords: PasswordHasher(cost: settings.bcryptCost), stats: stats, migrator: Migrator(), testers: [:],
-            defaultTester: ReachabilityTester(), jobs: JobQueue(database: database), logger: logger)
+            passwords: PasswordHasher(cost: settings.bcryptCost), stats: stats, migrator: Migrator(),
+            testers: [.retailcrm: RetailCRMTester(), .asterisk: AsteriskTester(logger: logger)],
+            defaultTester: ReachabilityTester(), jobs: JobQueue(database: database), rateLimiter: rateLimiter, breakers: breakers,
+            gateway: GatewayCache(stores: stores), retailCRM: retailCRM, routes: ResponsibleManagerRouter(access: retailCRM), logger: logger)
         let registry = StandardJobs.registry(services: services)
         services.jobPolicies = Dictionary(uniqueKeysWithValues: registry.kinds.map { ($0, registry.policy(for: $0) ?? .standard) })
         return services
+    }
+
+    /// Drops cached configuration after a write in this process (other processes hear PostgreSQL NOTIFY).
+    public func configChanged(tenantID: String? = nil) async {
+        await gateway.invalidate(tenantID: tenantID)
     }
 
     func tester(for kind: IntegrationKind) -> any ConnectionTester { testers[kind] ?? defaultTester }

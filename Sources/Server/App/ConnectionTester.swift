@@ -1,7 +1,6 @@
 import AsyncHTTPClient
 import Foundation
 import NIOCore
-import NIOPosix
 import SwitchboardCore
 
 /// The outcome of "test connection": each check with what it found, in plain words.
@@ -32,8 +31,7 @@ public protocol ConnectionTester: Sendable {
     func test(_ integration: Integration) async -> ConnectionTestResult
 }
 
-/// Baseline test: required settings and secrets are present, and the endpoint answers — an HTTP
-/// response from a CRM's base URL, or the `Asterisk Call Manager` banner from an AMI port.
+/// Baseline test: required settings and secrets are present, and the CRM's base URL answers HTTP.
 public struct ReachabilityTester: ConnectionTester {
     let httpClient: HTTPClient
     let timeout: TimeAmount
@@ -44,23 +42,10 @@ public struct ReachabilityTester: ConnectionTester {
     }
 
     public func test(_ integration: Integration) async -> ConnectionTestResult {
-        let missing = integration.missingFields
-        var checks = [
-            ConnectionTestResult.Check(
-                name: "configuration", ok: missing.isEmpty,
-                detail: missing.isEmpty ? "all required settings present" : "missing: \(missing.joined(separator: ", "))")
-        ]
-        guard missing.isEmpty else { return .init(checks: checks) }
+        var checks = [configurationCheck(integration)]
+        guard checks[0].ok else { return .init(checks: checks) }
         if let setting = integration.kind.baseURLSetting, let url = integration.settings[setting]?.stringValue {
             checks.append(await probeHTTP(url))
-        } else if integration.kind == .asterisk, let host = integration.settings["host"]?.stringValue {
-            let port: Int? =
-                switch integration.settings["port"] {
-                case .number(let value): Int(value)
-                case .string(let value): Int(value)
-                default: nil
-                }
-            checks.append(await probeAMI(host: host, port: port ?? 5038))
         }
         return .init(checks: checks)
     }
@@ -95,42 +80,5 @@ public struct ReachabilityTester: ConnectionTester {
             return "TLS failed: \(text)"
         }
         return text
-    }
-
-    private func probeAMI(host: String, port: Int) async -> ConnectionTestResult.Check {
-        do {
-            let channel = try await ClientBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-                .connectTimeout(timeout)
-                .connect(host: host, port: port) { channel in
-                    channel.eventLoop.makeCompletedFuture {
-                        try NIOAsyncChannel<ByteBuffer, ByteBuffer>(wrappingChannelSynchronously: channel)
-                    }
-                }
-            let banner = try await withThrowingTaskGroup(of: String.self) { group in
-                group.addTask {
-                    try await channel.executeThenClose { inbound, _ in
-                        var text = ""
-                        for try await chunk in inbound {
-                            text += String(buffer: chunk)
-                            if text.contains("\n") || text.count > 200 { break }
-                        }
-                        return text
-                    }
-                }
-                group.addTask {
-                    try await Task.sleep(for: .seconds(3))
-                    throw SwitchboardError(.unavailable, code: "timeout", message: "no banner within 3 s")
-                }
-                defer { group.cancelAll() }
-                return try await group.next() ?? ""
-            }
-            let line = banner.split(whereSeparator: \.isNewline).first.map(String.init) ?? ""
-            let isAMI = line.hasPrefix("Asterisk Call Manager")
-            return .init(
-                name: "reachability", ok: isAMI,
-                detail: isAMI ? "\(host):\(port) answered '\(line)'" : "\(host):\(port) is not an AMI port (got '\(line)')")
-        } catch {
-            return .init(name: "reachability", ok: false, detail: "cannot connect to \(host):\(port): \(Self.plain(error))")
-        }
     }
 }

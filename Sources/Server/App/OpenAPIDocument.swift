@@ -38,7 +38,7 @@ public enum OpenAPIDocument {
         .init(method: "get", path: "/stats", summary: "Request counters per tenant", tag: "ops", auth: .ops),
         .init(method: "get", path: "/metrics", summary: "Prometheus metrics", tag: "ops", auth: .ops),
         .init(method: "get", path: "/openapi.json", summary: "This document", tag: "ops", auth: .none),
-    ] + telephonyOperations + retailCRMCallbacks + [
+    ] + telephonyOperations + retailCRMCallbacks + telephonySetup + [
         .init(
             method: "post", path: "/api/v1/auth/login", summary: "Exchange e-mail and password for an admin JWT",
             tag: "auth", auth: .none, body: object(["email": "string", "password": "string"], required: ["email", "password"])),
@@ -143,6 +143,41 @@ public enum OpenAPIDocument {
                 tag: "retailcrm", auth: .none),
         ]
     }
+
+    /// Routing for the dialplan, the RetailCRM module, managers ↔ extensions, and the gateway cache.
+    static let telephonySetup: [Operation] = [
+        .init(
+            method: "get", path: "/telephony/route",
+            summary: "Responsible manager's extension for a caller (Token, phone, format=text|json, budget_ms); answers within the time budget",
+            tag: "telephony", auth: .none),
+        .init(
+            method: "post", path: "/telephony/route", summary: "Same as GET /telephony/route, parameters in a form or JSON body", tag: "telephony",
+            auth: .none, body: object(["Token": "string", "phone": "string", "format": "string", "budget_ms": "string"], required: ["Token", "phone"])),
+        .init(
+            method: "get", path: "/retailcrm/account",
+            summary: "RetailCRM's \"go to account\" page for a tenant (token = the signed account link made at registration; lang=ru|en)",
+            tag: "retailcrm", auth: .none),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/integrations/{kind}/register",
+            summary: "Register (or re-register) the telephony module in RetailCRM: clientId, account link, callbacks, extensions (kind = retailcrm)",
+            tag: "integrations", auth: .admin, body: object(["public_url": "string", "module_code": "string"])),
+        .init(
+            method: "delete", path: "/api/v1/tenants/{tenant}/integrations/{kind}/register",
+            summary: "Deactivate the module in RetailCRM and revoke its account link", tag: "integrations", auth: .admin),
+        .init(
+            method: "get", path: "/api/v1/tenants/{tenant}/managers",
+            summary: "CRM users with their extensions and the PBX's extensions (integration=retailcrm)", tag: "managers", auth: .tenant),
+        .init(
+            method: "put", path: "/api/v1/tenants/{tenant}/managers",
+            summary: "Replace the manager ↔ extension mapping (unique both ways; 409 names the conflict); pushes additionalCodes to RetailCRM",
+            tag: "managers", auth: .tenant, body: object(["managers": "array"], required: ["managers"])),
+        .init(
+            method: "get", path: "/api/v1/tenants/{tenant}/pbx/extensions", summary: "The PBX's extensions (from AMI, else from calls)",
+            tag: "managers", auth: .tenant),
+        .init(
+            method: "post", path: "/api/v1/cache/invalidate", summary: "Drop cached configuration in every instance (tenant: one tenant)",
+            tag: "ops", auth: .superAdmin, body: object(["tenant": "string"])),
+    ]
 
     /// Method and path of every documented operation, e.g. `GET /api/v1/tenants/{tenant}`.
     public static var documentedRoutes: Set<String> {

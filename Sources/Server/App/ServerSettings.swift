@@ -14,11 +14,19 @@ public struct ServerSettings: Sendable {
     public var bcryptCost: UInt8
     /// Optional acceptance of JWTs issued elsewhere (seed 001 used Supabase).
     public var externalJWT: ExternalJWTSettings?
+    /// This server as CRMs reach it (`SWITCHBOARD_PUBLIC_URL`), the default for callback URLs such as
+    /// RetailCRM's `makeCallUrl`; a tenant's integration may set its own `public_url`.
+    public var publicURL: String?
+    /// Days integration log entries are kept (`SWITCHBOARD_LOG_RETENTION_DAYS`, default 30).
+    public var logRetentionDays: Int
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20, opsToken: String? = nil,
-        adminTokenLifetime: TimeInterval = 12 * 3600, bcryptCost: UInt8 = 12, externalJWT: ExternalJWTSettings? = nil
+        adminTokenLifetime: TimeInterval = 12 * 3600, bcryptCost: UInt8 = 12, externalJWT: ExternalJWTSettings? = nil,
+        publicURL: String? = nil, logRetentionDays: Int = 30
     ) {
+        self.publicURL = publicURL
+        self.logRetentionDays = logRetentionDays
         self.host = host
         self.port = port
         self.maxBodyBytes = maxBodyBytes

@@ -23,6 +23,27 @@ struct AdminClaims: JWTPayload {
     }
 }
 
+/// Claims of a CRM account link (RetailCRM's `accountUrl`): read access to one tenant's integration
+/// page, revoked by changing the integration's `account_token_id` (re-registering or unregistering).
+struct AccountLinkClaims: JWTPayload {
+    static let scope = "crm-account"
+
+    var sub: SubjectClaim
+    var jti: IDClaim
+    var exp: ExpirationClaim
+    var iat: IssuedAtClaim
+    var iss: IssuerClaim
+    var scope: String
+    var crm: String
+
+    func verify(using algorithm: some JWTAlgorithm) async throws {
+        try exp.verifyNotExpired()
+        guard iss.value == AdminClaims.issuer, scope == Self.scope else {
+            throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "not an account link")
+        }
+    }
+}
+
 /// Issues and verifies admin JWTs with the signing keys stored in the database.
 ///
 /// The newest unretired key signs; all unretired keys verify, so rotating (`switchboard auth rotate-key`)
@@ -96,6 +117,32 @@ public actor AdminTokenService {
         header.alg = algorithm.rawValue
         let token = try await collection.sign(claims, kid: JWKIdentifier(string: currentKid), header: header)
         return (token, expiresAt)
+    }
+
+    /// Signs an account link for a tenant's CRM integration, valid for `lifetime` (RetailCRM's "go to
+    /// account" button; the seed asks for a year). `tokenID` is stored with the integration so the link
+    /// can be revoked.
+    public func issueAccountLink(tenantID: String, crm: String, tokenID: String, lifetime: TimeInterval = 365 * 86_400, now: Date = Date())
+        async throws -> String
+    {
+        guard let currentKid, let algorithm = kids[currentKid] else {
+            throw SwitchboardError(.unavailable, code: "no_signing_key", message: "no active signing key")
+        }
+        let claims = AccountLinkClaims(
+            sub: .init(value: tenantID), jti: .init(value: tokenID), exp: .init(value: now.addingTimeInterval(lifetime)), iat: .init(value: now),
+            iss: .init(value: AdminClaims.issuer), scope: AccountLinkClaims.scope, crm: crm)
+        var header = JWTHeader()
+        header.alg = algorithm.rawValue
+        return try await collection.sign(claims, kid: JWKIdentifier(string: currentKid), header: header)
+    }
+
+    /// The tenant id, CRM and token id of a valid account link, or nil (bad signature, expired, another kind of token).
+    public func verifyAccountLink(_ token: String) async -> (tenantID: String, crm: String, tokenID: String)? {
+        guard let header = JWTHeaderPeek.parse(token), let kid = header.kid, await owns(kid: kid),
+            kids[kid]?.rawValue == header.alg,
+            let claims = try? await collection.verify(token, as: AccountLinkClaims.self)
+        else { return nil }
+        return (claims.sub.value, claims.crm, claims.jti.value)
     }
 
     /// True when `kid` names one of our active keys. Keys are re-read every minute (so a retired key

@@ -65,6 +65,7 @@ struct IntegrationController {
         let saved = try await services.stores.integrations.save(
             tenantID: tenant.id, kind: kind,
             change: .init(enabled: body.enabled, settings: body.settings, secrets: body.secrets))
+        await services.configChanged(tenantID: tenant.id)
         context.logger.info(
             "integration saved",
             metadata: ["integration": "\(kind.rawValue)", "secrets": "\(saved.maskedSecrets.keys.sorted())"])
@@ -72,13 +73,16 @@ struct IntegrationController {
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
-        try await services.stores.integrations.delete(tenantID: try context.requireTenant().id, kind: try kind(context))
+        let tenant = try context.requireTenant()
+        try await services.stores.integrations.delete(tenantID: tenant.id, kind: try kind(context))
+        await services.configChanged(tenantID: tenant.id)
         return Response(status: .noContent)
     }
 
     private func toggle(_ context: AppRequestContext, enabled: Bool) async throws -> Response {
         let tenant = try context.requireTenant()
         let saved = try await services.stores.integrations.setEnabled(tenantID: tenant.id, kind: try kind(context), enabled)
+        await services.configChanged(tenantID: tenant.id)
         return try JSONResponse.make(await view(saved))
     }
 

@@ -26,6 +26,10 @@ struct LogController {
             }
             filter.status = parsed
         }
+        if let event = query.get("event_type") {
+            guard (1...100).contains(event.count) else { throw SwitchboardError.invalid("event_type", "event_type must be 1–100 characters") }
+            filter.eventType = event
+        }
         if let before = query.get("before") {
             guard let date = ISO8601DateFormatter().date(from: before) else {
                 throw SwitchboardError.invalid("before", "before must be an ISO 8601 time")

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import Storage
 import SwitchboardCore
+import Telephony
 
 /// `/health`, `/stats`, `/metrics`, `/openapi.json`.
 struct OpsController {
@@ -17,6 +18,30 @@ struct OpsController {
                 status: .ok, headers: [.contentType: "application/json"],
                 body: .init(byteBuffer: ByteBuffer(bytes: OpenAPIDocument.json)))
         }
+    }
+
+    /// Admin routes: `POST /api/v1/cache/invalidate` (`{"tenant": …}` for one tenant, empty for all).
+    func registerAdmin(on api: RouterGroup<AppRequestContext>) {
+        api.post("cache/invalidate", use: invalidate)
+    }
+
+    struct InvalidateBody: StrictBody {
+        var tenant: String?
+        enum CodingKeys: String, CodingKey, CaseIterable { case tenant }
+    }
+
+    /// Drops cached configuration here and, on PostgreSQL, in every instance (the same NOTIFY writes send).
+    @Sendable func invalidate(_ request: Request, context: AppRequestContext) async throws -> Response {
+        _ = try context.requireSuperAdmin()
+        let body = request.headers[.contentType] == nil ? InvalidateBody() : try await request.decodeJSON(InvalidateBody.self, limit: 4096)
+        var tenantID: String?
+        if let name = body.tenant {
+            guard let tenant = try await services.stores.tenants.find(name) else { throw SwitchboardError.notFound("tenant", field: "tenant") }
+            tenantID = tenant.id
+        }
+        await services.configChanged(tenantID: tenantID)
+        try await ConfigChanges.announceEverywhere(services.database)
+        return try JSONResponse.make(["invalidated": tenantID ?? "all"])
     }
 
     struct Component: Encodable {
@@ -68,6 +93,8 @@ struct OpsController {
         var jobs: [String: Int]
         /// Circuit breaker state per tenant + integration (`closed`, `open`, `half_open`).
         var breakers: [String: String]
+        /// The PBX-token gateway cache: entries, hits, misses, hit ratio, load times.
+        var gatewayCache: GatewayCache.Stats
     }
 
     @Sendable func stats(_ request: Request, context: AppRequestContext) async throws -> Response {
@@ -78,7 +105,7 @@ struct OpsController {
                 uptimeSeconds: Int(Date().timeIntervalSince(services.stats.startedAt)), requests: snapshot.totals,
                 tenants: snapshot.tenants, tenantCount: try await services.stores.tenants.list().count,
                 jobs: Dictionary(uniqueKeysWithValues: try await services.jobs.depth().map { ($0.key.rawValue, $0.value) }),
-                breakers: await services.breakers.snapshot()))
+                breakers: await services.breakers.snapshot(), gatewayCache: await services.gateway.stats()))
     }
 
     @Sendable func metrics(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -1,14 +1,16 @@
 import Asterisk
 import Foundation
 import Hummingbird
+import Jobs
 import NIOCore
 import Storage
 import SwitchboardCore
 import Telephony
 
-/// What RetailCRM calls back: `makeCallUrl` (click-to-call) and `changeUserStatusUrl`. RetailCRM signs
-/// nothing, so the module's `clientId` — `<tenant slug>.<random>`, kept in the tenant's `retailcrm`
-/// settings as `client_id` — is the credential; it is compared in constant time.
+/// What RetailCRM calls back: `makeCallUrl` (click-to-call), `changeUserStatusUrl`, and the module's
+/// `accountUrl` page. RetailCRM signs nothing, so the module's `clientId` — `<tenant slug>.<random>`,
+/// kept in the tenant's `retailcrm` secrets as `client_id` — is the credential of the first two,
+/// compared in constant time; the account page takes the signed account link made at registration.
 struct RetailCRMCallbackController {
     let services: AppServices
 
@@ -17,6 +19,7 @@ struct RetailCRMCallbackController {
         router.post("retailcrm/make-call", use: makeCall)
         router.get("retailcrm/status", use: status)
         router.post("retailcrm/status", use: status)
+        router.get("retailcrm/account", use: account)
     }
 
     /// Query and form parameters together (RetailCRM sends GET queries; POST forms are accepted too).
@@ -36,7 +39,7 @@ struct RetailCRMCallbackController {
         }
         guard let tenant = try await services.stores.tenants.find(String(clientID[..<dot])),
             let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .retailcrm), integration.enabled,
-            let expected = integration.settings["client_id"]?.stringValue,
+            let expected = integration.secrets["client_id"],
             Identifiers.constantTimeEquals(expected, clientID)
         else { throw SwitchboardError(.unauthorized, code: "invalid_client", message: "clientId is missing or unknown", field: "clientId") }
         return (tenant, integration)
@@ -97,6 +100,32 @@ struct RetailCRMCallbackController {
         guard let status = query["status"], !status.isEmpty, status.count <= 50 else { throw SwitchboardError.invalid("status", "status is required") }
         await log(tenant, event: "user_status", ok: true, request: "user \(query["userId"] ?? "?") code \(query["code"] ?? "-") → \(status)", response: nil, started: .now)
         return try JSONResponse.make(["success": true])
+    }
+
+    /// The module's "go to account" page: the tenant's RetailCRM connection, manager extensions and
+    /// latest calls, read-only, in Russian or English (`lang` or `Accept-Language`). The link is signed,
+    /// valid a year, and dies when the module is re-registered or deactivated.
+    @Sendable func account(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let invalid = SwitchboardError(.unauthorized, code: "invalid_link", message: "this account link is invalid, expired or revoked", field: "token")
+        guard let token = request.uri.queryParameters.get("token"), !token.isEmpty, token.count < 4096,
+            let link = await services.adminTokens.verifyAccountLink(token), link.crm == "retailcrm",
+            let tenant = try await services.stores.tenants.find(link.tenantID),
+            let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .retailcrm),
+            let current = integration.secrets["account_token_id"], Identifiers.constantTimeEquals(current, link.tokenID)
+        else { throw invalid }
+        context.observed.tenantSlug = tenant.slug
+        let language = AccountPage.language(query: request.uri.queryParameters.get("lang"), header: request.headers[.acceptLanguage])
+        let page = AccountPage(
+            tenant: tenant, integration: integration,
+            managers: try await services.stores.managers.list(tenantID: tenant.id, integration: .retailcrm),
+            calls: try await services.stores.calls.list(.init(tenantID: tenant.id, limit: 20)),
+            circuit: await services.breakers.stateName(CircuitBreakers.key(tenantID: tenant.id, integration: "retailcrm")),
+            language: language, token: token)
+        return Response(
+            status: .ok,
+            headers: [.contentType: "text/html; charset=utf-8", .cacheControl: "no-store", .init("Referrer-Policy")!: "no-referrer",
+                      .contentSecurityPolicy: "default-src 'none'; style-src 'unsafe-inline'"],
+            body: .init(byteBuffer: ByteBuffer(string: page.html)))
     }
 
     private func log(_ tenant: Tenant, event: String, ok: Bool, request: String, response: String?, started: ContinuousClock.Instant) async {

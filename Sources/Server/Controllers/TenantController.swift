@@ -74,12 +74,15 @@ struct TenantController {
         let body = try await request.decodeJSON(UpdateBody.self, limit: services.settings.maxBodyBytes)
         let updated = try await services.stores.tenants.update(
             id: tenant.id, name: body.name, defaultCountry: body.defaultCountry, timeZone: body.timeZone)
+        await services.configChanged(tenantID: tenant.id)
         return try JSONResponse.make(TenantView(updated))
     }
 
     @Sendable func delete(_ request: Request, context: AppRequestContext) async throws -> Response {
         _ = try context.requireSuperAdmin()
-        try await services.stores.tenants.softDelete(id: try context.requireTenant().id)
+        let tenant = try context.requireTenant()
+        try await services.stores.tenants.softDelete(id: tenant.id)
+        await services.configChanged(tenantID: tenant.id)
         return Response(status: .noContent)
     }
 
@@ -98,6 +101,7 @@ struct TenantController {
             throw SwitchboardError.forbidden("only admin users may rotate the PBX token")
         }
         let token = try await services.stores.tenants.rotatePBXToken(id: tenant.id)
+        await services.configChanged(tenantID: tenant.id)
         context.logger.notice("pbx token rotated")
         return try JSONResponse.make(["pbx_token": token])
     }

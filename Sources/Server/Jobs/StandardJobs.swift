@@ -12,14 +12,19 @@ public enum StandardJobs {
     /// Deletes finished jobs older than the retention period.
     public static let prune = "jobs.prune"
 
-    /// Recurring jobs every installation runs: a daily prune of finished jobs older than a week.
-    public static let builtInSchedules: [Schedule] = [
-        Schedule(name: "jobs.prune", kind: prune, payload: ["older_than_days": 7], cadence: .every(.seconds(86_400)), maxAttempts: 3)
-    ]
+    /// Recurring jobs every installation runs: a daily prune of finished jobs older than a week and of
+    /// integration log entries older than `logRetentionDays`.
+    public static func builtInSchedules(logRetentionDays: Int = 30) -> [Schedule] {
+        [
+            Schedule(
+                name: "jobs.prune", kind: prune, payload: ["older_than_days": 7, "logs_older_than_days": .number(Double(logRetentionDays))],
+                cadence: .every(.seconds(86_400)), maxAttempts: 3)
+        ]
+    }
 
     /// What the scheduler fires: the built-in schedules and every tenant's enabled ones.
     public static func schedules(services: AppServices) async throws -> [Schedule] {
-        builtInSchedules + (try await Schedule.tenantSchedules(services.stores.schedules))
+        builtInSchedules(logRetentionDays: services.settings.logRetentionDays) + (try await Schedule.tenantSchedules(services.stores.schedules))
     }
 
     public static func registry(services: AppServices) -> JobRegistry {
@@ -38,20 +43,24 @@ public enum StandardJobs {
             let result = await IntegrationController.runTest(integration, services: services)
             return try JSONDecoder().decode(JSONValue.self, from: JSONCoding.encoder.encode(result))
         }
-        TelephonyDispatcher(database: services.database, secrets: services.secrets, rateLimiter: services.rateLimiter, breakers: services.breakers)
-            .register(into: &registry)
+        TelephonyDispatcher(retailCRM: services.retailCRM).register(into: &registry)
+        RetailCRMModuleRegistration(access: services.retailCRM, defaultPublicURL: services.settings.publicURL).register(into: &registry)
         registry.register(prune, policy: .standard, timeout: .seconds(600)) { context in
             var days = 7.0
             if case .number(let value) = context.job.payload.objectValue?["older_than_days"] { days = value }
             var effectDays = 30.0
             if case .number(let value) = context.job.payload.objectValue?["effects_older_than_days"] { effectDays = value }
-            guard days >= 0, effectDays >= 1 else {
-                throw JobFailure.permanent("older_than_days must not be negative; effects_older_than_days must be at least 1")
+            var logDays = 30.0
+            if case .number(let value) = context.job.payload.objectValue?["logs_older_than_days"] { logDays = value }
+            guard days >= 0, effectDays >= 1, logDays >= 1 else {
+                throw JobFailure.permanent(
+                    "older_than_days must not be negative; effects_older_than_days and logs_older_than_days must be at least 1")
             }
             let removed = try await services.jobs.prune(finishedBefore: Date().addingTimeInterval(-days * 86_400))
             // Effect records outlive jobs: a late retry of a CRM effect must still find its record.
             let effects = try await EffectLedger(services.database).prune(recordedBefore: Date().addingTimeInterval(-effectDays * 86_400))
-            return ["removed": .number(Double(removed)), "effects_removed": .number(Double(effects))]
+            let logs = try await services.stores.logs.prune(before: Date().addingTimeInterval(-logDays * 86_400))
+            return ["removed": .number(Double(removed)), "effects_removed": .number(Double(effects)), "logs_removed": .number(Double(logs))]
         }
         return registry
     }

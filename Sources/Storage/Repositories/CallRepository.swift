@@ -114,6 +114,26 @@ public struct CallRepository: Sendable {
         }.map(Self.decode)
     }
 
+    /// Extensions that took part in the tenant's latest `calls` calls, for the PBX extension list when AMI
+    /// cannot list endpoints.
+    public func recentExtensions(tenantID: String, calls: Int = 2000) async throws -> Set<String> {
+        let rows = try await runner.run { sql in
+            try await sql.raw(
+                """
+                SELECT extensions, answered_by FROM calls WHERE tenant_id = \(bind: tenantID)
+                ORDER BY started_at DESC LIMIT \(literal: max(1, calls))
+                """
+            ).all()
+        }
+        var seen: Set<String> = []
+        for row in rows {
+            let listed = (try? JSONDecoder().decode([String].self, from: Data(try row.decode(column: "extensions", as: String.self).utf8))) ?? []
+            seen.formUnion(listed)
+            if let answered = try row.decode(column: "answered_by", as: String?.self) { seen.insert(answered) }
+        }
+        return seen
+    }
+
     /// Completed calls started in `[from, to)`, oldest first, at most `limit` (for replays).
     public func completed(tenantID: String, from: Date, to: Date, limit: Int) async throws -> [CallRecord] {
         try await runner.run { sql in

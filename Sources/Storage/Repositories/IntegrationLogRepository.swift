@@ -12,13 +12,17 @@ public struct IntegrationLogRepository: Sendable {
     public struct Filter: Sendable {
         public var integration: String?
         public var status: IntegrationLogEntry.Status?
+        /// An event type (`telephony.upload`) or a family of them ending in `.` (`telephony.`).
+        public var eventType: String?
         public var before: Date?
         public var limit: Int
 
         public init(
-            integration: String? = nil, status: IntegrationLogEntry.Status? = nil, before: Date? = nil, limit: Int = 50
+            integration: String? = nil, status: IntegrationLogEntry.Status? = nil, eventType: String? = nil, before: Date? = nil,
+            limit: Int = 50
         ) {
             self.integration = integration
+            self.eventType = eventType
             self.status = status
             self.before = before
             self.limit = limit
@@ -45,10 +49,24 @@ public struct IntegrationLogRepository: Sendable {
             var query = SQLQueryString("SELECT * FROM integration_logs WHERE tenant_id = \(bind: tenantID)")
             if let integration = filter.integration { query = query + " AND integration = \(bind: integration)" }
             if let status = filter.status { query = query + " AND status = \(bind: status.rawValue)" }
+            if let event = filter.eventType {
+                if event.hasSuffix(".") {
+                    query = query + " AND substr(event_type, 1, \(literal: event.count)) = \(bind: event)"
+                } else {
+                    query = query + " AND event_type = \(bind: event)"
+                }
+            }
             if let before = filter.before { query = query + " AND created_at < \(bind: before)" }
             query = query + " ORDER BY created_at DESC LIMIT \(literal: limit)"
             return try await sql.raw(query).all()
         }.map(Self.decode)
+    }
+
+    /// Deletes entries older than `date` (retention); returns how many.
+    public func prune(before date: Date) async throws -> Int {
+        try await runner.run { sql in
+            try await sql.raw("DELETE FROM integration_logs WHERE created_at < \(bind: date) RETURNING id").all().count
+        }
     }
 
     static func decode(_ row: any SQLRow) throws -> IntegrationLogEntry {

@@ -79,6 +79,7 @@ public struct IntegrationRepository: Sendable {
                 """
             ).run()
         }
+        try await ConfigChanges.announce(on: runner)
         return saved
     }
 
@@ -131,6 +132,7 @@ public struct IntegrationRepository: Sendable {
             ).first()
         }
         guard removed != nil else { throw SwitchboardError.notFound("\(kind.rawValue) integration") }
+        try await ConfigChanges.announce(on: runner)
     }
 
     private static func context(tenantID: String, kind: IntegrationKind) -> String {

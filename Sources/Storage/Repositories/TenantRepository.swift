@@ -41,6 +41,7 @@ public struct TenantRepository: Sendable {
                 ).run()
             }
         }
+        try await ConfigChanges.announce(on: runner)
         return (tenant, token)
     }
 
@@ -111,6 +112,7 @@ public struct TenantRepository: Sendable {
                 """
             ).run()
         }
+        try await ConfigChanges.announce(on: runner)  // the tenant's country and time zone shape every call
         return updated
     }
 
@@ -128,6 +130,7 @@ public struct TenantRepository: Sendable {
             ).first()
         }
         guard changed != nil else { throw SwitchboardError.notFound("tenant") }
+        try await ConfigChanges.announce(on: runner)
         return token
     }
 
@@ -151,6 +154,7 @@ public struct TenantRepository: Sendable {
             ).first()
         }
         guard changed != nil else { throw SwitchboardError.notFound("tenant") }
+        try await ConfigChanges.announce(on: runner)
     }
 
     static func decode(_ row: any SQLRow) throws -> Tenant {

@@ -1,5 +1,6 @@
 import Foundation
 import RetailCRM
+import Storage
 import SwitchboardCore
 
 /// Turns a stored call into RetailCRM's telephony requests (pure; the dispatcher sends them).
@@ -37,6 +38,11 @@ public enum RetailCRMTelephony {
             date: formatter.string(from: call.startedAt), type: call.direction == .outbound ? "out" : "in", phone: digits, code: code,
             userId: code.flatMap { userIDs[$0] }, result: uploadResult(call.outcome), duration: call.billsec, durationWaiting: waiting,
             externalId: call.externalID, recordUrl: call.recordingURL, externalPhone: externalPhone(call))
+    }
+
+    /// Extension → RetailCRM user id from the manager mapping (ids RetailCRM cannot read are left out).
+    public static func userIDs(_ managers: [ManagerExtension]) -> [String: Int] {
+        Dictionary(managers.compactMap { entry in Int(entry.crmUserID).map { (entry.extensionNumber, $0) } }) { first, _ in first }
     }
 
     /// RetailCRM's `hangupStatus`: `answered | busy | cancel | failed | no answered`.

@@ -33,7 +33,6 @@ struct Demo: AsyncParsableCommand {
         let check = check
         // The emulated RetailCRM account and PBX (Sandbox): never a real CRM or phone system.
         let retailCRM = RetailCRMEmulator()
-        await retailCRM.setModule(DemoSeed.module)
         let pbx = PBXSimulator(username: "switchboard", secret: "demo-ami-secret-123", endpoints: ["100", "101", "102"])
         await pbx.onOriginate { action in
             // Click-to-call: the manager picks up, then the customer answers.
@@ -52,6 +51,8 @@ struct Demo: AsyncParsableCommand {
                             let response = try? await HTTPClient.shared.execute(HTTPClientRequest(url: base + "/health"), timeout: .seconds(5))
                             health = response.map { "HTTP \($0.status.code)" } ?? "no answer"
                         }
+                        // Registers the module first: the emulated RetailCRM refuses telephony until a module is active.
+                        let accountURL = await DemoSeed.registerModule(services, base: base, seeded: seeded.value)
                         if !seeded.value.reused {
                             await DemoSeed.placeSampleCalls(base: base, pbxToken: seeded.value.pbxToken)
                             // And one call seen over AMI, once the PBX connection is up.
@@ -61,7 +62,8 @@ struct Demo: AsyncParsableCommand {
                             }
                         }
                         DemoSeed.printGuide(
-                            seeded.value, base: base, retailCRM: retailCRMBase, pbxPort: pbxPort, dataDir: directory, health: check ? health : nil)
+                            seeded.value, base: base, retailCRM: retailCRMBase, pbxPort: pbxPort, dataDir: directory, health: check ? health : nil,
+                            accountURL: accountURL)
                     },
                     exitWhenReady: check)
             }

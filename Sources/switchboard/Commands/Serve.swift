@@ -68,6 +68,7 @@ enum ServerRunner {
             var members: [ServiceGroupConfiguration.ServiceConfiguration] = [
                 .init(service: app), .init(service: hook, successTerminationBehavior: .gracefullyShutdownGroup),
             ]
+            members.append(.init(service: ConfigCacheService(services: services)))
             members += JobServices.make(services: services, settings: jobSettings).map { .init(service: $0) }
             if runtime.pbxConnections() {
                 members.append(.init(service: AMIService(queue: services.jobs, secrets: services.secrets, connections: services.pbx, logger: logger)))

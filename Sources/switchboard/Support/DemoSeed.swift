@@ -4,6 +4,7 @@ import Jobs
 import NIOCore
 import RetailCRM
 import Server
+import Telephony
 import Storage
 import SwitchboardCore
 import Synchronization
@@ -28,14 +29,6 @@ enum DemoSeed {
         }
     }
 
-    /// The telephony module as registered in the emulated RetailCRM account.
-    static let module = RetailCRMIntegrationModule(
-        code: "switchboard", name: "Switchboard", logo: "<svg xmlns='http://www.w3.org/2000/svg' viewBox='0 0 1 1'/>", clientId: "demo",
-        baseUrl: "http://127.0.0.1:8080", accountUrl: "http://127.0.0.1:8080/",
-        telephony: .init(
-            makeCallUrl: "http://127.0.0.1:8080/retailcrm/make-call", changeUserStatusUrl: nil,
-            additionalCodes: [.init(userId: "18", code: "100"), .init(userId: "19", code: "101")]))
-
     static func seed(_ services: AppServices, retailCRM: String, pbxPort: Int) async throws -> Seeded {
         var seeded = Seeded()
         seeded.clientID = "\(seeded.tenant).sandbox-client"
@@ -43,7 +36,7 @@ enum DemoSeed {
             // The emulators listen on new ports each run.
             _ = try await services.stores.integrations.save(
                 tenantID: existing.id, kind: .retailcrm,
-                change: .init(settings: ["base_url": .string(retailCRM), "client_id": .string(seeded.clientID)]))
+                change: .init(settings: ["base_url": .string(retailCRM), "missed_call_tasks": true]))
             _ = try await services.stores.integrations.save(
                 tenantID: existing.id, kind: .asterisk,
                 change: .init(settings: ["host": .string("127.0.0.1"), "port": .number(Double(pbxPort))]))
@@ -75,8 +68,8 @@ enum DemoSeed {
         _ = try await services.stores.integrations.save(
             tenantID: created.tenant.id, kind: .retailcrm,
             change: .init(
-                enabled: true, settings: ["base_url": .string(retailCRM), "client_id": .string(seeded.clientID)],
-                secrets: ["api_key": "sandbox-retailcrm-key"]))
+                enabled: true, settings: ["base_url": .string(retailCRM), "missed_call_tasks": true],
+                secrets: ["api_key": "sandbox-retailcrm-key", "client_id": .some(seeded.clientID)]))
         try await services.stores.managers.replace(
             tenantID: created.tenant.id, integration: .retailcrm,
             with: [ManagerExtension(crmUserID: "18", extensionNumber: "100", crmUserName: "Анна Смирнова"),
@@ -91,6 +84,19 @@ enum DemoSeed {
         _ = try await services.jobs.enqueue(
             .init(kind: StandardJobs.integrationTest, tenantID: created.tenant.id, payload: ["kind": "asterisk"], maxAttempts: 3))
         return seeded
+    }
+
+    /// Registers Switchboard's telephony module in the emulated RetailCRM (callbacks to `base`, the
+    /// managers' extensions, the account link) the way `POST …/integrations/retailcrm/register` does.
+    static func registerModule(_ services: AppServices, base: String, seeded: Seeded) async -> String? {
+        do {
+            guard let tenant = try await services.stores.tenants.find(seeded.tenant) else { return nil }
+            _ = try await RetailCRMModuleController.registerModule(tenant: tenant, publicURL: base, moduleCode: nil, services: services)
+            return try await services.stores.integrations.find(tenantID: tenant.id, kind: .retailcrm)?.secrets["account_url"]
+        } catch {
+            FileHandle.standardError.write(Data("demo: registering the RetailCRM module failed: \(error)\n".utf8))
+            return nil
+        }
     }
 
     /// Sample calls through the real PBX endpoint, as an Asterisk dialplan would send them: an answered
@@ -116,7 +122,9 @@ enum DemoSeed {
         }
     }
 
-    static func printGuide(_ seeded: Seeded, base: String, retailCRM: String, pbxPort: Int, dataDir: String, health: String?) {
+    static func printGuide(
+        _ seeded: Seeded, base: String, retailCRM: String, pbxPort: Int, dataDir: String, health: String?, accountURL: String?
+    ) {
         let tenant = seeded.tenant
         // Written straight to the file handle so it appears at once even when stdout is a pipe.
         let guide = """
@@ -140,11 +148,18 @@ enum DemoSeed {
               curl -s -X POST \(base)/telephony/events/hangup -d '{"Token":"\(seeded.pbxToken)","UniqueId":"my-call-1","CallerIDNum":"+79161234567","CallType":0,"Extensions":["101"],"CallStatus":"ANSWER","BillSec":42}'
               curl -s \(retailCRM)/sandbox/state                              # the cards and call history the emulated RetailCRM got
               curl -s '\(base)/retailcrm/make-call?clientId=\(seeded.clientID)&userId=19&phone=%2B79161234567'   # click-to-call as RetailCRM does it
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/managers   # RetailCRM users ↔ PBX extensions
+              curl -s -X PUT -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/managers -d '{"managers":[{"crm_user_id":"18","extension":"100"},{"crm_user_id":"19","extension":"101"},{"crm_user_id":"22","extension":"102"}]}'
+              curl -s '\(base)/telephony/route?Token=\(seeded.pbxToken)&phone=%2B375296254070'   # responsible manager's extension for a caller
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/integrations/retailcrm/test
+              \(accountURL.map { "open \($0)   # RetailCRM's \"go to account\" page" } ?? "# (the RetailCRM module is not registered)")
               curl -s -X POST \(base)/api/v1/auth/login -d '{"email":"\(seeded.email)","password":"\(seeded.password)"}'
               TOKEN=$(curl -s -X POST \(base)/api/v1/auth/login -d '{"email":"\(seeded.email)","password":"\(seeded.password)"}' | sed 's/.*"token":"\\([^"]*\\)".*/\\1/')
               curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/jobs          # background jobs and their results
               curl -s -H "Authorization: Bearer $TOKEN" -X POST \(base)/api/v1/jobs -d '{"kind":"integration.test","tenant":"\(tenant)","payload":{"kind":"asterisk"}}'
               curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/workers
+              curl -s -H "Authorization: Bearer $TOKEN" -X POST \(base)/api/v1/tenants/\(tenant)/integrations/retailcrm/register   # (re-)register the module
+              curl -s -H "Authorization: Bearer $TOKEN" \(base)/stats                # gateway cache hits/misses, breakers, queue depth
               curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/tenants/\(tenant)/schedules   # recurring jobs (cron, tenant time zone)
               curl -s -H "Authorization: Bearer $TOKEN" -X POST \(base)/api/v1/tenants/\(tenant)/schedules -d '{"name":"hourly prune","kind":"jobs.prune","every_seconds":3600}'
               curl -s \(base)/openapi.json

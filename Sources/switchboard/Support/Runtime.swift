@@ -129,6 +129,8 @@ struct Runtime {
         guard (4...31).contains(cost) else { throw SwitchboardError.invalid("bcrypt_cost", "must be 4–31") }
         let hours = config.int(forKey: "admin_token_hours", default: 12)
         guard (1...720).contains(hours) else { throw SwitchboardError.invalid("admin_token_hours", "must be 1–720") }
+        let retention = config.int(forKey: "log_retention_days", default: 30)
+        guard (1...3650).contains(retention) else { throw SwitchboardError.invalid("log_retention_days", "must be 1–3650") }
         let externalSecret = config.string(forKey: "external_jwt_secret", isSecret: true)
         let jwks = config.string(forKey: "external_jwks_url")
         var external: ExternalJWTSettings?
@@ -142,7 +144,7 @@ struct Runtime {
         return ServerSettings(
             host: config.string(forKey: "host", default: "127.0.0.1"), port: port, maxBodyBytes: maxBody,
             opsToken: config.string(forKey: "ops_token", isSecret: true), adminTokenLifetime: TimeInterval(hours * 3600),
-            bcryptCost: UInt8(cost), externalJWT: external)
+            bcryptCost: UInt8(cost), externalJWT: external, publicURL: config.string(forKey: "public_url"), logRetentionDays: retention)
     }
 }
 
