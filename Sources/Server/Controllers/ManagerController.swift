@@ -11,8 +11,8 @@ import Telephony
 /// `GET` lists the CRM's users with their extensions and the PBX's extensions with who holds them;
 /// `PUT` replaces the mapping (unique both ways, a 409 names the conflict) and, for a registered
 /// RetailCRM module, queues the push of `additionalCodes`. `?integration=` picks the CRM (default
-/// `retailcrm`). The mapping is ours; on the first read of an empty one, RetailCRM's existing
-/// `additionalCodes` are imported so nothing set up there is lost.
+/// `retailcrm`). The mapping is ours; while it is empty, reading it imports RetailCRM's existing
+/// `additionalCodes`, so nothing set up there before Switchboard is lost.
 struct ManagerController {
     let services: AppServices
 
@@ -133,8 +133,8 @@ struct ManagerController {
             let client = services.retailCRM.client(integration, event: "users.list", timeout: .seconds(5))
             do {
                 users = try await services.retailCRM.guarded(tenantID: tenant.id, lane: .api) { try await client.allUsers() }
-                if importFromCRM, mapping.isEmpty, integration.secrets["account_url"] != nil {
-                    mapping = try await importCodes(client: client, integration: integration, tenant: tenant, users: users)
+                if importFromCRM, mapping.isEmpty {
+                    mapping = try await RetailCRMModuleRegistration(access: services.retailCRM).importExtensions(integration, users: users)
                 }
             } catch let failure as JobFailure {
                 usersError = failure.message
@@ -165,22 +165,5 @@ struct ManagerController {
             extensions.append(ExtensionRow(number: entry.extensionNumber, source: "mapping", assignedTo: entry.crmUserID))
         }
         return View(integration: kind.rawValue, managers: rows, extensions: extensions, crmUsersError: usersError, pbxProblem: problem)
-    }
-
-    /// Takes over the extensions already set in RetailCRM's module (a tenant moving to Switchboard).
-    private func importCodes(client: RetailCRMClient, integration: Integration, tenant: Tenant, users: [RetailCRMUser]) async throws -> [ManagerExtension] {
-        let code = try RetailCRMModuleRegistration.moduleCode(integration.settings["module_code"]?.stringValue)
-        guard let codes = try await services.retailCRM.guarded(tenantID: tenant.id, lane: .api, { try await client.moduleAdditionalCodes(code: code) }),
-            !codes.isEmpty
-        else { return [] }
-        let names = Dictionary(users.map { (String($0.id), $0.displayName) }) { first, _ in first }
-        let mapping = codes.map { ManagerExtension(crmUserID: $0.userId, extensionNumber: $0.code, crmUserName: names[$0.userId]) }
-        do {
-            try await services.stores.managers.replace(tenantID: tenant.id, integration: .retailcrm, with: mapping)
-        } catch let error as SwitchboardError {
-            services.logger.warning("RetailCRM's extensions could not be imported", metadata: ["tenant": "\(tenant.slug)", "error": "\(error.message)"])
-            return []
-        }
-        return mapping
     }
 }

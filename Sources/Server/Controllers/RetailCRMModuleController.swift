@@ -62,6 +62,8 @@ public struct RetailCRMModuleController: Sendable {
         _ = try RetailCRMModuleRegistration.externalPhones(integration.settings["external_phones"])
         let clientID = integration.secrets["client_id"].flatMap { $0.hasPrefix(tenant.slug + ".") ? $0 : nil }
             ?? "\(tenant.slug).\(Identifiers.randomToken(prefix: "", bytes: 12))"
+        // A module set up before Switchboard: keep its extensions rather than overwrite them with none.
+        _ = try? await RetailCRMModuleRegistration(access: services.retailCRM).importExtensions(integration)
         let previous = integration
         let tokenID = Identifiers.newID()
         let link = try await services.adminTokens.issueAccountLink(tenantID: tenant.id, crm: "retailcrm", tokenID: tokenID)

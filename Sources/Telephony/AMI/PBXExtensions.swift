@@ -9,6 +9,11 @@ public enum PBXExtensions {
     public struct Listed: Sendable, Encodable, Equatable {
         public var number: String
         public var source: String
+
+        public init(number: String, source: String) {
+            self.number = number
+            self.source = source
+        }
     }
 
     /// The extensions, sorted numerically, and why the PBX could not list them (nil when it did).

@@ -16,6 +16,11 @@ public actor GatewayCache {
         public var tenant: Tenant
         /// Enabled integrations that take calls.
         public var crmTargets: [IntegrationKind]
+
+        public init(tenant: Tenant, crmTargets: [IntegrationKind]) {
+            self.tenant = tenant
+            self.crmTargets = crmTargets
+        }
     }
 
     /// Counters for `/stats`.

@@ -2,6 +2,7 @@ import Foundation
 import Jobs
 import RetailCRM
 import Storage
+import Synchronization
 import SwitchboardCore
 
 /// The seed's smart redirect: for an inbound caller, the extension of the customer's responsible
@@ -77,15 +78,25 @@ public actor ResponsibleManagerRouter {
             return route
         }
         let task = inflight[key] ?? startLookup(key: key, integration: integration, phone: phone)
-        return await withTaskGroup(of: Route?.self) { group in
-            group.addTask { await task.value }
-            group.addTask {
+        return await Self.value(of: task, within: budget) ?? Route(source: "none", reason: "timeout")
+    }
+
+    /// The task's value if it comes within `budget`, else nil — without waiting for the task (a task
+    /// group would wait for its children, and so for the slow CRM).
+    static func value(of task: Task<Route, Never>, within budget: Duration) async -> Route? {
+        let answered = FirstClaim()
+        return await withCheckedContinuation { (continuation: CheckedContinuation<Route?, Never>) in
+            let timer = Task {
                 try? await Task.sleep(for: budget)
-                return Task.isCancelled ? nil : Route(source: "none", reason: "timeout")
+                if answered.claim() { continuation.resume(returning: nil) }
             }
-            let first = await group.next() ?? nil
-            group.cancelAll()
-            return first ?? Route(source: "none", reason: "timeout")
+            Task {
+                let route = await task.value
+                if answered.claim() {
+                    timer.cancel()
+                    continuation.resume(returning: route)
+                }
+            }
         }
     }
 
@@ -132,5 +143,17 @@ public actor ResponsibleManagerRouter {
         return Route(
             extensionNumber: number, managerID: manager.id, managerName: name.isEmpty ? nil : name, source: "crm",
             reason: number == nil ? "unmapped_manager" : nil)
+    }
+}
+
+/// True for the first caller of `claim()` only: whichever of two racers resumes a continuation.
+final class FirstClaim: Sendable {
+    private let claimed = Mutex(false)
+
+    func claim() -> Bool {
+        claimed.withLock { done in
+            defer { done = true }
+            return !done
+        }
     }
 }

@@ -62,6 +62,26 @@ public struct RetailCRMModuleRegistration: Sendable {
         ]
     }
 
+    /// Takes over the extensions already set in the account's module (a tenant moving to Switchboard)
+    /// into an empty mapping; returns the imported mapping (empty when there was nothing to take).
+    public func importExtensions(_ integration: Integration, users: [RetailCRMUser] = []) async throws -> [ManagerExtension] {
+        let stores = Stores(access.database, secrets: access.secrets)
+        guard try await stores.managers.list(tenantID: integration.tenantID, integration: .retailcrm).isEmpty else { return [] }
+        let code = try Self.moduleCode(integration.settings["module_code"]?.stringValue)
+        let client = access.client(integration, event: "module.read")
+        guard let codes = try await access.guarded(tenantID: integration.tenantID, lane: .api, { try await client.moduleAdditionalCodes(code: code) }),
+            !codes.isEmpty
+        else { return [] }
+        let names = Dictionary(users.map { (String($0.id), $0.displayName) }) { first, _ in first }
+        let mapping = codes.map { ManagerExtension(crmUserID: $0.userId, extensionNumber: $0.code, crmUserName: names[$0.userId]) }
+        do {
+            try await stores.managers.replace(tenantID: integration.tenantID, integration: .retailcrm, with: mapping)
+        } catch is SwitchboardError {
+            return []  // RetailCRM's list breaks our uniqueness rules: leave it for the admin to set here
+        }
+        return mapping
+    }
+
     /// Adds `retailcrm.module-sync` (payload-free; the tenant is the job's) to `registry`.
     public func register(into registry: inout JobRegistry) {
         registry.register(
