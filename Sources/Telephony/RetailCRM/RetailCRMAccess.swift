@@ -48,7 +48,7 @@ public struct RetailCRMAccess: Sendable {
                 text = text.replacingOccurrences(of: encoded, with: SecretMask.mask(secret))
             }
         }
-        return text.replacingOccurrences(of: #"token(=|%3D)[A-Za-z0-9._%-]+"#, with: "token$1***", options: .regularExpression)
+        return text.replacingOccurrences(of: #"token(=|%3D)[A-Za-z0-9._-]+"#, with: "token$1***", options: .regularExpression)
     }
 
     /// Which of RetailCRM's two limits a request counts against.
