@@ -53,6 +53,57 @@ public enum PBXScenarios {
         ]
     }
 
+    /// An outside caller answered by `first`, who transfers the call to `second` (blind: `Redirect`-style
+    /// transfer, the caller's channel dials `second` itself; attended: `first` consults `second` in a
+    /// call of its own, then joins them). `first` hangs up at the transfer; the caller talks to `second`.
+    public static func transfer(id: Double, caller: String, from first: String, to second: String, attended: Bool, talk: Double = 20) -> [AMIMessage] {
+        let linked = String(format: "%.1f", id)
+        let ids = (0..<6).map { String(format: "%.1f", id + 0.1 * Double($0)) }
+        let trunk = "Local/\(first)@from-pstn-demo;"
+        let phone = "Local/\(first)@phones-demo;"
+        let target = "Local/\(second)@phones-demo;"
+        var events = [
+            channel("Newchannel", trunk + "1", ids[0], linked, caller, "from-pstn", first, at: id),
+            channel("Newchannel", trunk + "2", ids[1], linked, caller, "from-pstn", first, at: id),
+            channel("Newchannel", phone + "1", ids[2], linked, "<unknown>", "phones", first, at: id + 0.001),
+            dial("DialBegin", from: (trunk + "2", ids[1], caller), to: (phone + "1", ids[2], first), linked: linked, at: id + 0.002),
+            dial("DialEnd", from: (trunk + "2", ids[1], caller), to: (phone + "1", ids[2], first), linked: linked, status: "ANSWER", at: id + 2),
+        ]
+        let moved = id + 12
+        if attended {
+            // The consultation call is a call of its own (another Linkedid); the transfer joins the caller to it.
+            let consult = String(format: "%.1f", id + 0.9)
+            let agent = "Local/\(second)@phone-user-demo;1"
+            events += [
+                channel("Newchannel", agent, ids[4], consult, first, "phone-user", second, at: id + 5),
+                channel("Newchannel", target + "1", ids[3], consult, "<unknown>", "phones", second, at: id + 5.001),
+                dial("DialBegin", from: (agent, ids[4], first), to: (target + "1", ids[3], second), linked: consult, at: id + 5.002),
+                dial("DialEnd", from: (agent, ids[4], first), to: (target + "1", ids[3], second), linked: consult, status: "ANSWER", at: id + 7),
+                AMIMessage([("Event", "AttendedTransfer"), ("Timestamp", stamp(moved)), ("Result", "Success"),
+                            ("OrigTransfererChannel", phone + "1"), ("OrigTransfererLinkedid", linked),
+                            ("SecondTransfererChannel", target + "1"), ("SecondTransfererConnectedLineNum", second), ("SecondTransfererLinkedid", consult),
+                            ("TransfereeChannel", trunk + "2"), ("TransfereeLinkedid", linked), ("DestType", "Bridge")]),
+                hangup(phone + "1", ids[2], linked, at: moved),
+                hangup(agent, ids[4], consult, at: moved),
+                hangup(target + "1", ids[3], consult, at: moved + talk),
+            ]
+        } else {
+            events += [
+                AMIMessage([("Event", "BlindTransfer"), ("Timestamp", stamp(moved)), ("Result", "Success"),
+                            ("TransfererChannel", phone + "1"), ("TransfererLinkedid", linked), ("TransfereeChannel", trunk + "2"),
+                            ("TransfereeLinkedid", linked), ("Extension", second), ("Context", "phones"), ("IsExternal", "No")]),
+                hangup(phone + "1", ids[2], linked, at: moved),
+                channel("Newchannel", target + "1", ids[3], linked, "<unknown>", "phones", second, at: moved + 0.01),
+                dial("DialBegin", from: (trunk + "2", ids[1], caller), to: (target + "1", ids[3], second), linked: linked, at: moved + 0.02),
+                dial("DialEnd", from: (trunk + "2", ids[1], caller), to: (target + "1", ids[3], second), linked: linked, status: "ANSWER", at: moved + 3),
+                hangup(target + "1", ids[3], linked, at: moved + 3 + talk),
+            ]
+        }
+        let end = moved + (attended ? 0 : 3) + talk
+        events += [hangup(trunk + "2", ids[1], linked, at: end), hangup(trunk + "1", ids[0], linked, at: end)]
+        return events
+    }
+
     static func stamp(_ time: Double) -> String { String(format: "%.6f", time) }
 
     static func channel(_ event: String, _ name: String, _ unique: String, _ linked: String, _ caller: String, _ context: String, _ exten: String, at time: Double) -> AMIMessage {

@@ -104,4 +104,60 @@ struct AMIIntakeTests {
             }
         }
     }
+
+    @Test("smart redirect: a ringing inbound call is moved to the customer's responsible manager, once; a transferred call stays one call")
+    func smartRedirect() async throws {
+        let pbx = PBXSimulator()
+        let crm = RetailCRMEmulator()
+        await crm.setModule(RetailCRMTests.module)
+        try await PBXSimulator.run(pbx) { pbxPort in
+            try await SandboxServer.withRetailCRM(crm) { crmBase in
+                try await TestSupport.withApp(.sqlite) { _, world in
+                    let tenantID = world.tenantA.tenant.id
+                    let stores = world.services.stores
+                    _ = try await stores.integrations.save(
+                        tenantID: tenantID, kind: .asterisk,
+                        change: .init(
+                            enabled: true,
+                            settings: ["host": "127.0.0.1", "port": .number(Double(pbxPort)), "smart_redirect": true, "redirect_context": "office"],
+                            secrets: ["username": "switchboard", "secret": "sandbox-ami-secret"]))
+                    _ = try await stores.integrations.save(
+                        tenantID: tenantID, kind: .retailcrm,
+                        change: .init(enabled: true, settings: ["base_url": .string(crmBase)], secrets: ["api_key": "sandbox-retailcrm-key"]))
+                    try await stores.managers.replace(
+                        tenantID: tenantID, integration: .retailcrm,
+                        with: [ManagerExtension(crmUserID: "18", extensionNumber: "100"), ManagerExtension(crmUserID: "19", extensionNumber: "101")])
+                    let ami = AMIService(
+                        queue: world.services.jobs, secrets: world.services.secrets, connections: world.services.pbx, routes: world.services.routes,
+                        refresh: .milliseconds(200), logger: TestSupport.logger)
+                    let group = ServiceGroup(services: [ami], logger: TestSupport.logger)
+                    try await withThrowingTaskGroup(of: Void.self) { tasks in
+                        tasks.addTask { try await group.run() }
+                        #expect(try await AMIClientTests.eventually { await world.services.pbx.state(for: tenantID) == .connected })
+                        // A customer of manager 19 (extension 101) rings extension 100.
+                        await pbx.broadcast(PBXScenarios.inbound(id: 1_795_100_000, caller: "+375296254070", extension: "100", answered: false, talk: 1))
+                        #expect(try await AMIClientTests.eventually { await pbx.actions.contains { $0["Action"] == "Redirect" } })
+                        let redirect = try #require(await pbx.actions.first { $0["Action"] == "Redirect" })
+                        #expect(redirect["Channel"] == "Local/100@from-pstn-demo;1" && redirect["Exten"] == "101" && redirect["Context"] == "office")
+                        // A stranger, and a customer already ringing at the manager: no redirect.
+                        await pbx.broadcast(PBXScenarios.inbound(id: 1_795_100_100, caller: "+79990001122", extension: "100", answered: false, talk: 1))
+                        await pbx.broadcast(PBXScenarios.inbound(id: 1_795_100_200, caller: "+375296254070", extension: "101", answered: true, talk: 1))
+                        // A transferred call: one call row with both agents.
+                        await pbx.broadcast(PBXScenarios.transfer(id: 1_795_100_300, caller: "+79161234567", from: "100", to: "101", attended: false))
+                        #expect(try await AMIClientTests.eventually {
+                            let calls = (try? await stores.calls.list(.init(tenantID: tenantID))) ?? []
+                            return calls.count == 4 && calls.allSatisfy { $0.progress == .completed }
+                        })
+                        #expect(await pbx.actions.filter { $0["Action"] == "Redirect" }.count == 1)
+                        let transferred = try await stores.calls.find(tenantID: tenantID, externalID: "1795100300.0")
+                        #expect(transferred?.call.extensions == ["100", "101"] && transferred?.call.answeredBy == "100")
+                        let logged = try await stores.logs.list(tenantID: tenantID, filter: .init(eventType: "smart_redirect"))
+                        #expect(logged.count == 1 && logged.first?.status == .success)
+                        await group.triggerGracefulShutdown()
+                        try await tasks.waitForAll()
+                    }
+                }
+            }
+        }
+    }
 }

@@ -191,4 +191,31 @@ struct AMITrackerTests {
         case .unknown: #expect(expected == "-")
         }
     }
+
+    @Test("a transferred call stays one call until the customer hangs up; both agents are on it", arguments: [false, true])
+    func transfers(attended: Bool) throws {
+        var tracker = CallTracker(parties: PartyClassifier(defaultCountry: "RU"))
+        var completed: [Call] = []
+        var ringing: [String] = []
+        for event in PBXScenarios.transfer(id: 1_795_000_000, caller: "+79161234567", from: "100", to: "101", attended: attended, talk: 20) {
+            for update in tracker.handle(event) {
+                switch update {
+                case .completed(let call): completed.append(call)
+                case .ringing(_, _, _, let number): ringing.append(number)
+                case .answered: break
+                }
+            }
+        }
+        let customerCalls = completed.filter { $0.customerPhone == "+79161234567" }
+        #expect(customerCalls.count == 1, "the transferring agent hanging up does not end the customer's call")
+        let call = try #require(customerCalls.first)
+        #expect(call.direction == .inbound && call.outcome == .answered && call.answeredBy == "100")
+        #expect(call.extensions == ["100", "101"] && ringing.contains("101"))
+        #expect(call.duration == (attended ? 32 : 35) && call.billsec == (attended ? 30 : 33))
+        #expect(tracker.activeCallIDs.isEmpty)
+        if attended {
+            // The consultation is an internal call of its own, never a customer call.
+            #expect(completed.count == 2 && completed.contains { $0.direction == .internal && $0.customerPhone == nil })
+        }
+    }
 }

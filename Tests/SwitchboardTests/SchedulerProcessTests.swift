@@ -66,11 +66,12 @@ struct SchedulerProcessTests {
             let logText = (try? String(contentsOfFile: log, encoding: .utf8)) ?? ""
             #expect(periods.count >= 3, "\(logText.suffix(3000))")
             #expect(Set(periods).count == periods.count)
-            #expect(Set(jobIDs).count == jobIDs.count, "each period enqueued its own job")
+            // A period that fires while the previous period's job still runs joins it (the schedule's unique
+            // key): on a loaded machine two periods may share a job, but no period makes two.
             let jobs = try await JobQueue(database: database).list(.init(tenantID: tenantID, kind: "jobs.prune", limit: 500))
-            #expect(jobs.count == periods.count, "one job per period, no more (the built-in daily prune has no tenant)")
+            #expect(jobs.count == Set(jobIDs).count && jobs.count <= periods.count, "one job per period at most (the built-in daily prune has no tenant)")
             #expect(Set(jobs.map(\.id)) == Set(jobIDs))
-            #expect(jobs.filter { $0.state == .succeeded }.count >= periods.count - 1, "\(jobs.map(\.state))")
+            #expect(jobs.filter { $0.state == .succeeded }.count >= jobs.count - 1, "\(jobs.map(\.state))")
             // Both processes were up and scheduling.
             #expect(logText.components(separatedBy: "worker started").count - 1 == 2)
         }

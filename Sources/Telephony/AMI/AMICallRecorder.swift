@@ -16,11 +16,14 @@ public actor AMICallRecorder {
     private var tracker: CallTracker
     private var raw: [String: [AMIMessage]] = [:]
     private var ringingSaved: Set<String> = []
+    private let redirect: SmartRedirect?
+    private var redirected: Set<String> = []
 
     /// The most raw events kept for one call (a call that never ends must not eat memory).
     static let maxEventsPerCall = 1000
 
-    public init(tenant: Tenant, queue: JobQueue, secrets: SecretBox, parties: PartyClassifier, logger: Logger) {
+    public init(tenant: Tenant, queue: JobQueue, secrets: SecretBox, parties: PartyClassifier, redirect: SmartRedirect? = nil, logger: Logger) {
+        self.redirect = redirect
         self.tenant = tenant
         self.queue = queue
         self.secrets = secrets
@@ -34,12 +37,23 @@ public actor AMICallRecorder {
         if let callID = message["Linkedid"] ?? message["DestLinkedid"], (raw[callID]?.count ?? 0) < Self.maxEventsPerCall {
             raw[callID, default: []].append(message)
         }
-        for update in tracker.handle(message) { await persist(update) }
+        for update in tracker.handle(message) {
+            if let redirect, case .ringing(let callID, .inbound, let phone?, let number) = update, redirected.insert(callID).inserted,
+                let channel = tracker.callerChannel(of: callID)
+            {
+                // Off the event path: the lookup has its own time budget, and events keep flowing meanwhile.
+                Task { await redirect.run(callID: callID, phone: phone, channel: channel, ringing: number) }
+            }
+            await persist(update)
+        }
     }
 
     /// Finishes calls whose hangups never came (the connection was down), so they are not stuck forever.
     public func expireStale(olderThan age: Duration = .seconds(4 * 3600)) async {
-        for update in tracker.expire(idleSince: Date().addingTimeInterval(-age.inSeconds)) { await persist(update) }
+        for update in tracker.expire(idleSince: Date().addingTimeInterval(-age.inSeconds)) {
+            if case .completed(let call) = update { redirected.remove(call.externalID) }
+            await persist(update)
+        }
     }
 
     private func persist(_ update: CallTracker.Update) async {
@@ -93,6 +107,7 @@ public actor AMICallRecorder {
         case .completed(let call):
             let events = raw.removeValue(forKey: call.externalID) ?? []
             ringingSaved.remove(call.externalID)
+            redirected.remove(call.externalID)
             queued = try await queue.database.transaction { tx in
                 let calls = CallRepository(tx)
                 for (index, event) in events.enumerated() {

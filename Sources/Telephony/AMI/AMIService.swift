@@ -30,6 +30,12 @@ public struct PBXSettings: Sendable, Equatable {
     public var originateChannel: String
     /// The dialplan context that dials the customer.
     public var originateContext: String
+    /// `smart_redirect: true`: an inbound call starting to ring is moved (AMI `Redirect`) to the
+    /// customer's responsible manager in RetailCRM, when one is found within `redirectBudget`.
+    public var smartRedirect: Bool
+    /// The context the redirected caller enters at the manager's extension (`redirect_context`).
+    public var redirectContext: String
+    public var redirectBudget: Duration
 
     public init(_ integration: Integration) throws {
         let settings = integration.settings
@@ -47,6 +53,9 @@ public struct PBXSettings: Sendable, Equatable {
         }
         originateChannel = settings["originate_channel"]?.stringValue ?? "PJSIP/{extension}"
         originateContext = settings["originate_context"]?.stringValue ?? "from-internal"
+        smartRedirect = settings["smart_redirect"]?.boolValue ?? false
+        redirectContext = settings["redirect_context"]?.stringValue ?? "from-internal"
+        redirectBudget = .milliseconds(min(max(settings["redirect_budget_ms"]?.intValue ?? 1000, 50), 5000))
     }
 }
 
@@ -58,14 +67,20 @@ public struct AMIService: Service {
     let secrets: SecretBox
     let queue: JobQueue
     let connections: PBXConnections
+    let routes: ResponsibleManagerRouter?
     let refresh: Duration
     let logger: Logger
 
-    public init(queue: JobQueue, secrets: SecretBox, connections: PBXConnections, refresh: Duration = .seconds(30), logger: Logger) {
+    /// - Parameter routes: the responsible-manager lookup for tenants with `smart_redirect` (nil: never redirect).
+    public init(
+        queue: JobQueue, secrets: SecretBox, connections: PBXConnections, routes: ResponsibleManagerRouter? = nil, refresh: Duration = .seconds(30),
+        logger: Logger
+    ) {
         self.database = queue.database
         self.secrets = secrets
         self.queue = queue
         self.connections = connections
+        self.routes = routes
         self.refresh = refresh
         self.logger = logger
     }
@@ -117,9 +132,13 @@ public struct AMIService: Service {
         var logger = logger
         logger[metadataKey: "tenant"] = "\(tenant.slug)"
         let client = AMIClient(configuration: settings.ami, logger: logger)
+        let redirector = settings.smartRedirect ? routes.map {
+            SmartRedirect(tenant: tenant, settings: settings, client: client, routes: $0, database: database, secrets: secrets, logger: logger)
+        } : nil
         let recorder = AMICallRecorder(
             tenant: tenant, queue: queue, secrets: secrets,
-            parties: PartyClassifier(extensionDigits: settings.extensionDigits, defaultCountry: tenant.defaultCountry), logger: logger)
+            parties: PartyClassifier(extensionDigits: settings.extensionDigits, defaultCountry: tenant.defaultCountry), redirect: redirector,
+            logger: logger)
         let (connections, tracksCalls) = (connections, settings.tracksCalls)
         return Task {
             await connections.set(tenant.id, client)

@@ -26,9 +26,14 @@ public struct CallTracker: Sendable {
     /// Calls still in progress.
     public var activeCallIDs: [String] { calls.keys.sorted() }
 
+    /// The name of the call's first channel (the caller's), e.g. `PJSIP/trunk-00000001` — what an AMI
+    /// `Redirect` moves.
+    public func callerChannel(of callID: String) -> String? { calls[callID]?.callerChannel }
+
     public mutating func handle(_ message: AMIMessage) -> [Update] {
         guard let event = message.event else { return [] }
         let time = message["Timestamp"].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)) ?? Date()
+        if event == "BlindTransfer" || event == "AttendedTransfer" { return transferred(message, blind: event == "BlindTransfer", at: time) }
         guard let callID = message["Linkedid"] ?? message["DestLinkedid"], !callID.isEmpty else { return [] }
         var state = calls[callID] ?? CallState(id: callID, startedAt: time)
         state.lastEventAt = time
@@ -52,6 +57,23 @@ public struct CallTracker: Sendable {
         } else {
             calls[callID] = state
         }
+        return updates
+    }
+
+    /// A transfer moves the customer to another extension. The call stays one call (it ends when the
+    /// customer's side hangs up, not when the transferring agent does); who answered first stays
+    /// `answeredBy`, the target joins the extensions. Blind: the target is `Extension`; attended: the
+    /// party the transferer's consultation call was connected to.
+    private mutating func transferred(_ message: AMIMessage, blind: Bool, at time: Date) -> [Update] {
+        guard let callID = message["TransfereeLinkedid"] ?? message["OrigTransfererLinkedid"], var state = calls[callID] else { return [] }
+        state.lastEventAt = time
+        let target = blind ? message["Extension"] : (message["TransferTargetCallerIDNum"] ?? message["SecondTransfererConnectedLineNum"])
+        var updates: [Update] = []
+        if let target, parties.isExtension(target) {
+            updates.append(.ringing(callID: callID, direction: state.direction ?? .inbound, phone: state.customerPhone, extension: target))
+            state.addExtension(target)
+        }
+        calls[callID] = state
         return updates
     }
 
@@ -94,6 +116,7 @@ struct CallState: Sendable {
     var answeredBy: String?
     var answeredAt: Date?
     var endedAt: Date?
+    var callerChannel: String?
 
     init(id: String, startedAt: Date) {
         self.id = id
@@ -106,10 +129,11 @@ struct CallState: Sendable {
     mutating func noteChannel(uniqueID: String?, name: String?, caller: String?, parties: PartyClassifier) {
         guard let uniqueID, !uniqueID.isEmpty else { return }
         channels.insert(uniqueID)
+        if uniqueID == id, callerChannel == nil, let name, !name.isEmpty { callerChannel = name }
         if let caller, parties.number(caller) != .unknown { callers[uniqueID] = caller }
     }
 
-    private mutating func addExtension(_ number: String) {
+    mutating func addExtension(_ number: String) {
         if !extensions.contains(number) { extensions.append(number) }
     }
 

@@ -71,7 +71,7 @@ enum ServerRunner {
             members.append(.init(service: ConfigCacheService(services: services)))
             members += JobServices.make(services: services, settings: jobSettings).map { .init(service: $0) }
             if runtime.pbxConnections() {
-                members.append(.init(service: AMIService(queue: services.jobs, secrets: services.secrets, connections: services.pbx, logger: logger)))
+                members.append(.init(service: AMIService(queue: services.jobs, secrets: services.secrets, connections: services.pbx, routes: services.routes, logger: logger)))
             }
             let group = ServiceGroup(
                 configuration: .init(services: members, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))

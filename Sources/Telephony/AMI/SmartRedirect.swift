@@ -1,0 +1,48 @@
+import Asterisk
+import Foundation
+import Logging
+import Storage
+import SwitchboardCore
+
+/// The seed's smart redirect over AMI: when an inbound call starts ringing, ask RetailCRM (within the
+/// budget, through the cached router) who the caller's responsible manager is, and move the caller's
+/// channel to that manager's extension with `Redirect`. A call is redirected at most once; when no
+/// manager is found in time, or the manager's extension is already the one ringing, the call goes on
+/// as the dialplan routes it. Every redirect (and failure) is in the integration log.
+public struct SmartRedirect: Sendable {
+    let tenant: Tenant
+    let settings: PBXSettings
+    let client: AMIClient
+    let routes: ResponsibleManagerRouter
+    let database: Database
+    let secrets: SecretBox
+    let logger: Logger
+
+    func run(callID: String, phone: String, channel: String, ringing: String) async {
+        let started = ContinuousClock.now
+        guard let integration = try? await IntegrationRepository(database, secrets: secrets).find(tenantID: tenant.id, kind: .retailcrm),
+            integration.enabled
+        else { return }
+        let route = await routes.route(integration, phone: phone, budget: settings.redirectBudget)
+        guard let target = route.extensionNumber, target != ringing else { return }
+        let action = AMIMessage([
+            ("Action", "Redirect"), ("Channel", channel), ("Context", settings.redirectContext), ("Exten", target), ("Priority", "1"),
+        ])
+        var ok = false
+        var answer = ""
+        do {
+            let response = try await client.send(action)
+            ok = response.response?.lowercased() == "success"
+            answer = response["Message"] ?? response.description
+        } catch {
+            answer = "\(error)"
+        }
+        logger.info("smart redirect", metadata: ["call": "\(callID)", "extension": "\(target)", "ok": "\(ok)"])
+        try? await IntegrationLogRepository(database).append(
+            IntegrationLogEntry(
+                id: Identifiers.newID(), tenantID: tenant.id, integration: "asterisk", eventType: "smart_redirect", status: ok ? .success : .error,
+                requestData: "call \(callID) from \(phone): \(channel) → \(target)@\(settings.redirectContext) (manager \(route.managerID.map(String.init) ?? "?"))",
+                responseData: answer, errorMessage: ok ? nil : answer,
+                durationMs: Int((ContinuousClock.now - started).wholeMilliseconds), createdAt: .storageNow))
+    }
+}
