@@ -119,7 +119,7 @@ struct AMIIntakeTests {
                         tenantID: tenantID, kind: .asterisk,
                         change: .init(
                             enabled: true,
-                            settings: ["host": "127.0.0.1", "port": .number(Double(pbxPort)), "smart_redirect": true, "redirect_context": "office"],
+                            settings: ["host": "127.0.0.1", "port": .number(Double(pbxPort)), "smart_redirect": true, "redirect_context": "office", "redirect_budget_ms": 5000],
                             secrets: ["username": "switchboard", "secret": "sandbox-ami-secret"]))
                     _ = try await stores.integrations.save(
                         tenantID: tenantID, kind: .retailcrm,

@@ -18,7 +18,7 @@ struct RetailCRMTests {
         let emulator = RetailCRMEmulator()
         let exchanges = Mutex<[RetailCRMExchange]>([])
         try await SandboxServer.withRetailCRM(emulator) { base in
-            let client = RetailCRMClient(baseURL: base + "/", apiKey: "sandbox-retailcrm-key") { exchange in exchanges.withLock { $0.append(exchange) } }
+            let client = RetailCRMClient(baseURL: base + "/", apiKey: "sandbox-retailcrm-key", timeout: .seconds(15)) { exchange in exchanges.withLock { $0.append(exchange) } }
             let event = RetailCRMCallEvent(phone: "+375296254070", type: "in", codes: ["101"], callExternalId: "1795393336.0")
             // Before a telephony module is active RetailCRM refuses call events.
             await #expect(throws: RetailCRMError(status: 400, message: "Telephony not enabled", errors: [:], retryAfter: nil)) {
@@ -66,7 +66,7 @@ struct RetailCRMTests {
             await #expect(throws: RetailCRMError.self) { _ = try await client.createTask(RetailCRMTask(text: "x", performerId: 999)) }
 
             // The key is checked; an outage answers 503, which is worth retrying.
-            let wrong = RetailCRMClient(baseURL: base, apiKey: "nope")
+            let wrong = RetailCRMClient(baseURL: base, apiKey: "nope", timeout: .seconds(15))
             await #expect(throws: RetailCRMError(status: 403, message: "Wrong \"apiKey\" value.", errors: [:], retryAfter: nil)) {
                 _ = try await wrong.credentials()
             }

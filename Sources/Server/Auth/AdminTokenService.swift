@@ -106,17 +106,21 @@ public actor AdminTokenService {
 
     /// Signs a token for `user`.
     public func issue(for user: AdminUser, now: Date = Date()) async throws -> (token: String, expiresAt: Date) {
-        guard let currentKid, let algorithm = kids[currentKid] else {
-            throw SwitchboardError(.unavailable, code: "no_signing_key", message: "no active signing key")
-        }
         let expiresAt = now.addingTimeInterval(lifetime)
         let claims = AdminClaims(
             sub: .init(value: user.id), exp: .init(value: expiresAt), iat: .init(value: now),
             iss: .init(value: AdminClaims.issuer), role: user.role.rawValue, tenant: user.tenantID)
+        return (try await sign(claims), expiresAt)
+    }
+
+    /// Signs with the newest active key, naming it in `kid`.
+    private func sign(_ claims: some JWTPayload) async throws -> String {
+        guard let currentKid, let algorithm = kids[currentKid] else {
+            throw SwitchboardError(.unavailable, code: "no_signing_key", message: "no active signing key")
+        }
         var header = JWTHeader()
         header.alg = algorithm.rawValue
-        let token = try await collection.sign(claims, kid: JWKIdentifier(string: currentKid), header: header)
-        return (token, expiresAt)
+        return try await collection.sign(claims, kid: JWKIdentifier(string: currentKid), header: header)
     }
 
     /// Signs an account link for a tenant's CRM integration, valid for `lifetime` (RetailCRM's "go to
@@ -125,15 +129,10 @@ public actor AdminTokenService {
     public func issueAccountLink(tenantID: String, crm: String, tokenID: String, lifetime: TimeInterval = 365 * 86_400, now: Date = Date())
         async throws -> String
     {
-        guard let currentKid, let algorithm = kids[currentKid] else {
-            throw SwitchboardError(.unavailable, code: "no_signing_key", message: "no active signing key")
-        }
-        let claims = AccountLinkClaims(
-            sub: .init(value: tenantID), jti: .init(value: tokenID), exp: .init(value: now.addingTimeInterval(lifetime)), iat: .init(value: now),
-            iss: .init(value: AdminClaims.issuer), scope: AccountLinkClaims.scope, crm: crm)
-        var header = JWTHeader()
-        header.alg = algorithm.rawValue
-        return try await collection.sign(claims, kid: JWKIdentifier(string: currentKid), header: header)
+        try await sign(
+            AccountLinkClaims(
+                sub: .init(value: tenantID), jti: .init(value: tokenID), exp: .init(value: now.addingTimeInterval(lifetime)), iat: .init(value: now),
+                iss: .init(value: AdminClaims.issuer), scope: AccountLinkClaims.scope, crm: crm))
     }
 
     /// The tenant id, CRM and token id of a valid account link, or nil (bad signature, expired, another kind of token).

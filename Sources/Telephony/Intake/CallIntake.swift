@@ -47,12 +47,16 @@ public struct CallIntake: Sendable {
             let (record, steps) = SeedCallProjection.apply(event, to: existing, tenantID: tenant.id, parties: parties, now: now)
             try await calls.save(record)
             var queued: [String] = []
+            var jobs: [JobQueue.NewJob] = []
             for target in crmTargets {
                 for step in steps {
-                    try await Self.enqueue(step, target: target, record: record, on: tx)
+                    jobs.append(Self.job(step, target: target, record: record))
                     queued.append("\(target.rawValue):\(step.rawValue)")
                 }
             }
+            // One multi-row insert (and on PostgreSQL one NOTIFY) for all of the event's steps; a step whose
+            // job is still live (same unique key) is already queued.
+            _ = try await JobQueue.enqueue(batch: jobs, on: tx)
             return (Receipt(callId: record.id, duplicate: false, state: record.progress.rawValue, queued: queued), !queued.isEmpty)
         }
         if queued { await queue.notifier.notifyAll() }
@@ -62,20 +66,22 @@ public struct CallIntake: Sendable {
     /// Queues one CRM step of a call (also used by replay).
     @discardableResult
     public static func enqueue(_ step: DispatchStep, target: IntegrationKind, record: CallRecord, on runner: any SQLRunner) async throws -> Job {
+        try await JobQueue.enqueue(job(step, target: target, record: record), on: runner).job
+    }
+
+    /// The job of one CRM step of a call; its unique key makes a step queued twice run once.
+    static func job(_ step: DispatchStep, target: IntegrationKind, record: CallRecord) -> JobQueue.NewJob {
         // Live cards first: a card that shows up late is useless, history can wait a little.
         let priority = switch step {
         case .dial: 10
         case .hangup: 20
         case .upload: 50
         }
-        return try await JobQueue.enqueue(
-            .init(
-                kind: jobKind, tenantID: record.tenantID,
-                payload: ["call_id": .string(record.id), "step": .string(step.rawValue), "integration": .string(target.rawValue)],
-                priority: priority, maxAttempts: TelephonyPolicies.maxAttempts(for: step),
-                uniqueKey: "telephony:\(record.tenantID):\(record.call.externalID):\(target.rawValue):\(step.rawValue)"),
-            on: runner
-        ).job
+        return .init(
+            kind: jobKind, tenantID: record.tenantID,
+            payload: ["call_id": .string(record.id), "step": .string(step.rawValue), "integration": .string(target.rawValue)],
+            priority: priority, maxAttempts: TelephonyPolicies.maxAttempts(for: step),
+            uniqueKey: "telephony:\(record.tenantID):\(record.call.externalID):\(target.rawValue):\(step.rawValue)")
     }
 }
 

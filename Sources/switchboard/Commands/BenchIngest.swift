@@ -67,7 +67,8 @@ struct BenchIngest: AsyncParsableCommand {
     private func measure(client: HTTPClient, location: DatabaseLocation, events: Int, concurrency: Int, logger: Logger) async throws {
         try await Database.withDatabase(location, logger: logger) { database in
             try await Migrator().migrate(database, logger: logger)
-            let secrets = try SecretBox(key: (0..<32).map { _ in UInt8.random(in: 0...255) })
+            // A fixed key: a reused bench database (PostgreSQL) must open what an earlier run sealed.
+            let secrets = try SecretBox(key: Array(repeating: 7, count: 32))
             let services = try await AppServices.make(
                 database: database, secrets: secrets, settings: ServerSettings(port: 0), stats: RequestStats(registry: PrometheusCollectorRegistry()),
                 logger: logger)
