@@ -160,4 +160,42 @@ struct AMIIntakeTests {
             }
         }
     }
+
+    @Test("two instances on one PostgreSQL: one holds the PBX connection, the other takes over when it stops",
+          .enabled(if: TestBackend.all.contains(.postgres)))
+    func singleHolder() async throws {
+        let pbx = PBXSimulator()
+        try await PBXSimulator.run(pbx) { pbxPort in
+            try await TestSupport.withApp(.postgres) { _, world in
+                let tenantID = world.tenantA.tenant.id
+                _ = try await world.services.stores.integrations.save(
+                    tenantID: tenantID, kind: .asterisk,
+                    change: .init(enabled: true, settings: ["host": "127.0.0.1", "port": .number(Double(pbxPort)), "call_events": "http"],
+                                  secrets: ["username": "switchboard", "secret": "sandbox-ami-secret"]))
+                let (first, second) = (PBXConnections(), PBXConnections())
+                func instance(_ connections: PBXConnections) -> ServiceGroup {
+                    let ami = AMIService(
+                        queue: world.services.jobs, secrets: world.services.secrets, connections: connections, refresh: .milliseconds(200),
+                        logger: TestSupport.logger)
+                    return ServiceGroup(services: [ami], logger: TestSupport.logger)
+                }
+                let (groupA, groupB) = (instance(first), instance(second))
+                try await withThrowingTaskGroup(of: Void.self) { tasks in
+                    tasks.addTask { try await groupA.run() }
+                    #expect(try await AMIClientTests.eventually { await first.state(for: tenantID) == .connected })
+                    tasks.addTask { try await groupB.run() }
+                    try await Task.sleep(for: .seconds(1))  // five looks by the second instance
+                    #expect(await second.client(for: tenantID) == nil, "the second instance leaves the PBX to the first")
+                    #expect(await pbx.connectedSessions == 1)
+                    // The first instance stops (a deploy, a crash): its lock goes with its session.
+                    await groupA.triggerGracefulShutdown()
+                    #expect(try await AMIClientTests.eventually { await second.state(for: tenantID) == .connected })
+                    #expect(await first.client(for: tenantID) == nil)
+                    #expect(try await AMIClientTests.eventually { await pbx.connectedSessions == 1 })
+                    await groupB.triggerGracefulShutdown()
+                    try await tasks.waitForAll()
+                }
+            }
+        }
+    }
 }

@@ -161,4 +161,18 @@ extension Database {
             }
         }
     }
+
+    /// Runs `body` on one PostgreSQL connection held for its whole run — for session state such as
+    /// advisory locks, which die with the session (so with the process). Nil on SQLite: one process
+    /// owns the file, there is nothing to coordinate.
+    public func withSession<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R? {
+        switch driver {
+        case .sqlite:
+            return nil
+        case .postgres(let client):
+            return try await client.withConnection { connection in
+                try await body(connection.sql(queryLogLevel: .trace, logger: self.logger))
+            }
+        }
+    }
 }

@@ -61,7 +61,8 @@ public struct PBXSettings: Sendable, Equatable {
 
 /// Keeps one AMI connection per tenant with an enabled `asterisk` integration, feeding its calls to an
 /// ``AMICallRecorder``. Looks at the integrations every `refresh`, so connecting, changing or
-/// disabling a PBX needs no restart.
+/// disabling a PBX needs no restart. With several instances on one PostgreSQL, each PBX is connected
+/// by exactly one of them (``PBXLeadership``), and taken over by another when that one dies.
 public struct AMIService: Service {
     let database: Database
     let secrets: SecretBox
@@ -92,26 +93,61 @@ public struct AMIService: Service {
 
     public func run() async throws {
         await cancelWhenGracefulShutdown {
-            var running: [String: Running] = [:]
             while !Task.isCancelled {
                 do {
-                    let desired = try await desiredConnections()
-                    for (tenantID, entry) in running where desired[tenantID]?.settings != entry.settings {
-                        entry.task.cancel()
-                        await entry.task.value
-                        running[tenantID] = nil
-                    }
-                    for (tenantID, wanted) in desired where running[tenantID] == nil {
-                        running[tenantID] = Running(settings: wanted.settings, task: start(wanted.tenant, wanted.settings))
-                    }
+                    // PostgreSQL: several instances may run; each PBX is held by the one with its advisory lock.
+                    let shared = try await database.withSession { session in try await supervise(leadership: PBXLeadership(session: session)) }
+                    if shared == nil { try await supervise(leadership: nil) }
+                } catch {
+                    if Task.isCancelled { break }
+                    logger.warning("lost the database session holding the PBX connections; reconnecting", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(for: .seconds(1))
+                }
+            }
+        }
+    }
+
+    /// Keeps the wanted connections running until cancelled; on an error of the leadership session every
+    /// connection is stopped first (another instance may take them over) and the error is rethrown.
+    private func supervise(leadership: PBXLeadership?) async throws {
+        var running: [String: Running] = [:]
+        var held: Set<String> = []  // advisory locks stack per session: take each once
+        func stop(_ tenantID: String) async {
+            guard let entry = running.removeValue(forKey: tenantID) else { return }
+            entry.task.cancel()
+            await entry.task.value
+        }
+        do {
+            while !Task.isCancelled {
+                var desired: [String: (tenant: Tenant, settings: PBXSettings)]?
+                do {
+                    desired = try await desiredConnections()
                 } catch {
                     logger.warning("could not read the PBX integrations; keeping the current connections", metadata: ["error": "\(error)"])
                 }
+                if let desired {
+                    for (tenantID, entry) in running where desired[tenantID]?.settings != entry.settings {
+                        await stop(tenantID)
+                        if desired[tenantID] == nil, held.remove(tenantID) != nil { try await leadership?.release(tenantID) }
+                    }
+                    for (tenantID, wanted) in desired where running[tenantID] == nil {
+                        if let leadership, !held.contains(tenantID) {
+                            guard try await leadership.acquire(tenantID) else { continue }  // another instance holds this PBX
+                            held.insert(tenantID)
+                        }
+                        running[tenantID] = Running(settings: wanted.settings, task: start(wanted.tenant, wanted.settings))
+                    }
+                }
+                try await leadership?.check()
                 try? await Task.sleep(for: refresh)
             }
-            for entry in running.values { entry.task.cancel() }
-            for entry in running.values { await entry.task.value }
+        } catch {
+            for tenantID in Array(running.keys) { await stop(tenantID) }
+            await leadership?.releaseAll()
+            throw error
         }
+        for tenantID in Array(running.keys) { await stop(tenantID) }
+        await leadership?.releaseAll()
     }
 
     private func desiredConnections() async throws -> [String: (tenant: Tenant, settings: PBXSettings)] {

@@ -95,8 +95,8 @@ struct Runtime {
         }
     }
 
-    /// Whether this process keeps the tenants' AMI connections (`SWITCHBOARD_PBX_CONNECTIONS`, default
-    /// true). With several `serve` instances on one PostgreSQL, leave it on in one of them.
+    /// Whether this process takes part in keeping the tenants' AMI connections (`SWITCHBOARD_PBX_CONNECTIONS`,
+    /// default true). Several `serve` instances on one PostgreSQL share the PBXs: one connection per tenant.
     func pbxConnections() -> Bool {
         config.bool(forKey: "pbx_connections", default: true)
     }
