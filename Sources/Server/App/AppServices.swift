@@ -30,6 +30,8 @@ public struct AppServices: Sendable {
     public let pbx = PBXConnections()
     /// PBX token → tenant and call targets, for every PBX event (seed 002's Integration Gateway cache).
     public let gateway: GatewayCache
+    /// PBX events are committed through it, several at once under load (group commit).
+    public let intake: IntakeBatcher
     /// Tenants' RetailCRM accounts behind their rate limits and breakers, exchanges logged.
     public let retailCRM: RetailCRMAccess
     /// Responsible-manager lookups for inbound calls, cached, within a time budget.
@@ -48,13 +50,14 @@ public struct AppServices: Sendable {
         let external = settings.externalJWT.map { ExternalJWTVerifier(settings: $0) }
         let (rateLimiter, breakers) = (RateLimiter(), CircuitBreakers())
         let retailCRM = RetailCRMAccess(database: database, secrets: secrets, rateLimiter: rateLimiter, breakers: breakers)
+        let jobs = JobQueue(database: database)
         var services = AppServices(
             database: database, secrets: secrets, settings: settings, stores: stores, adminTokens: adminTokens,
             authenticator: Authenticator(stores: stores, adminTokens: adminTokens, external: external),
             passwords: PasswordHasher(cost: settings.bcryptCost), stats: stats, migrator: Migrator(),
             testers: [.retailcrm: RetailCRMTester(), .asterisk: AsteriskTester(logger: logger)],
-            defaultTester: ReachabilityTester(), jobs: JobQueue(database: database), rateLimiter: rateLimiter, breakers: breakers,
-            gateway: GatewayCache(stores: stores), retailCRM: retailCRM, routes: ResponsibleManagerRouter(access: retailCRM), logger: logger)
+            defaultTester: ReachabilityTester(), jobs: jobs, rateLimiter: rateLimiter, breakers: breakers,
+            gateway: GatewayCache(stores: stores), intake: IntakeBatcher(intake: CallIntake(queue: jobs)), retailCRM: retailCRM, routes: ResponsibleManagerRouter(access: retailCRM), logger: logger)
         let registry = StandardJobs.registry(services: services)
         services.jobPolicies = Dictionary(uniqueKeysWithValues: registry.kinds.map { ($0, registry.policy(for: $0) ?? .standard) })
         return services

@@ -34,8 +34,8 @@ struct TelephonyController {
         let entry = try await tenant(token: fields["Token"]?.stringValue, context: context)
         let tenant = entry.tenant
         let event = try SeedCallEvent.parse(kind: kind, fields: fields, timeZone: TimeZone(identifier: tenant.timeZone) ?? .gmt)
-        let receipt = try await CallIntake(queue: services.jobs).accept(
-            event, raw: raw, tenant: tenant, crmTargets: entry.crmTargets, parties: PartyClassifier(defaultCountry: tenant.defaultCountry))
+        let receipt = try await services.intake.submit(
+            .init(event: event, raw: raw, tenant: tenant, crmTargets: entry.crmTargets, parties: PartyClassifier(defaultCountry: tenant.defaultCountry)))
         context.logger.info(
             "pbx event accepted",
             metadata: ["tenant": "\(tenant.slug)", "call": "\(event.uniqueID)", "event": "\(kind.rawValue)", "duplicate": "\(receipt.duplicate)"])

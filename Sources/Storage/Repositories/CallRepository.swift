@@ -27,6 +27,73 @@ public struct CallRepository: Sendable {
         }
     }
 
+    /// A raw PBX event to store (see ``recordEvents(_:)``).
+    public struct RawEvent: Sendable {
+        public var tenantID: String
+        public var callExternalID: String
+        public var type: String
+        public var source: CallSource
+        public var dedupKey: String
+        public var payload: String
+        public var at: Date
+
+        public init(tenantID: String, callExternalID: String, type: String, source: CallSource, dedupKey: String, payload: String, at: Date) {
+            self.tenantID = tenantID
+            self.callExternalID = callExternalID
+            self.type = type
+            self.source = source
+            self.dedupKey = dedupKey
+            self.payload = payload
+            self.at = at
+        }
+
+        /// How ``recordEvents(_:)`` names a stored event: tenant and dedup key.
+        public var key: String { tenantID + "|" + dedupKey }
+    }
+
+    /// Stores many raw events with one statement a chunk; returns the ``RawEvent/key``s of those that were
+    /// new (the others were already stored: duplicates).
+    public func recordEvents(_ events: [RawEvent]) async throws -> Set<String> {
+        var stored: Set<String> = []
+        for chunk in events.chunked(into: 100) {
+            let values: [SQLQueryString] = chunk.map { event in
+                """
+                (\(bind: Identifiers.newID()), \(bind: event.tenantID), \(bind: event.callExternalID), \(bind: event.type),
+                 \(bind: event.source.rawValue), \(bind: event.dedupKey), \(bind: event.payload), \(bind: event.at))
+                """
+            }
+            let rowValues = values.joined(separator: ", ")
+            let rows = try await runner.run { sql in
+                try await sql.raw(
+                    """
+                    INSERT INTO call_events (id, tenant_id, call_external_id, event_type, source, dedup_key, payload, received_at)
+                    VALUES \(rowValues) ON CONFLICT DO NOTHING RETURNING tenant_id, dedup_key
+                    """
+                ).all()
+            }
+            for row in rows {
+                stored.insert(try row.decode(column: "tenant_id", as: String.self) + "|" + row.decode(column: "dedup_key", as: String.self))
+            }
+        }
+        return stored
+    }
+
+    /// The stored calls among `keys` (tenant id, external id), by `tenantID|externalID`.
+    public func find(keys: [(tenantID: String, externalID: String)]) async throws -> [String: CallRecord] {
+        let wanted = Set(keys.map { $0.tenantID + "|" + $0.externalID })
+        var found: [String: CallRecord] = [:]
+        for chunk in Array(Set(keys.map(\.externalID))).chunked(into: 200) {
+            let list = chunk.map { SQLQueryString("\(bind: $0)") }.joined(separator: ", ")
+            let rows = try await runner.run { sql in try await sql.raw("SELECT * FROM calls WHERE external_id IN (\(list))").all() }
+            for row in rows {
+                let record = try Self.decode(row)
+                let key = record.tenantID + "|" + record.call.externalID
+                if wanted.contains(key) { found[key] = record }
+            }
+        }
+        return found
+    }
+
     /// A call's raw events in arrival order.
     public func events(tenantID: String, callExternalID: String) async throws -> [(type: String, source: String, payload: String, receivedAt: Date)] {
         try await runner.run { sql in
@@ -56,29 +123,44 @@ public struct CallRepository: Sendable {
 
     /// Inserts or replaces the call with the record's (tenant, external id).
     public func save(_ record: CallRecord) async throws {
-        let call = record.call
-        let extensions = String(decoding: try JSONEncoder().encode(call.extensions), as: UTF8.self)
+        try await save([record])
+    }
+
+    /// Inserts or replaces many calls, one statement a chunk (each (tenant, external id) at most once).
+    public func save(_ records: [CallRecord]) async throws {
         let now = Date.storageNow
-        try await runner.run { sql in
-            try await sql.raw(
-                """
-                INSERT INTO calls (id, tenant_id, external_id, source, direction, customer_phone, trunk, extensions, answered_by,
-                    state, outcome, started_at, answered_at, ended_at, duration, billsec, recording_url, dial_seen, created_at, updated_at)
-                VALUES (\(bind: record.id), \(bind: record.tenantID), \(bind: call.externalID), \(bind: record.source.rawValue),
-                    \(bind: call.direction.rawValue), \(bind: call.customerPhone), \(bind: call.trunk), \(bind: extensions),
-                    \(bind: call.answeredBy), \(bind: record.progress.rawValue),
-                    \(bind: record.progress == .completed ? call.outcome.rawValue : nil),
-                    \(bind: call.startedAt.roundedToMilliseconds), \(bind: call.answeredAt?.roundedToMilliseconds),
-                    \(bind: call.endedAt?.roundedToMilliseconds), \(bind: call.duration), \(bind: call.billsec), \(bind: call.recordingURL),
-                    \(bind: record.dialSeen), \(bind: record.createdAt), \(bind: now))
-                ON CONFLICT (tenant_id, external_id) DO UPDATE SET source = excluded.source, direction = excluded.direction,
-                    customer_phone = excluded.customer_phone, trunk = excluded.trunk, extensions = excluded.extensions,
-                    answered_by = excluded.answered_by, state = excluded.state, outcome = excluded.outcome,
-                    started_at = excluded.started_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
-                    duration = excluded.duration, billsec = excluded.billsec, recording_url = excluded.recording_url,
-                    dial_seen = excluded.dial_seen, updated_at = excluded.updated_at
-                """
-            ).run()
+        for chunk in records.chunked(into: 40) {
+            var values: [SQLQueryString] = []
+            for record in chunk {
+                let call = record.call
+                let extensions = String(decoding: try JSONEncoder().encode(call.extensions), as: UTF8.self)
+                values.append(
+                    """
+                    (\(bind: record.id), \(bind: record.tenantID), \(bind: call.externalID), \(bind: record.source.rawValue),
+                        \(bind: call.direction.rawValue), \(bind: call.customerPhone), \(bind: call.trunk), \(bind: extensions),
+                        \(bind: call.answeredBy), \(bind: record.progress.rawValue),
+                        \(bind: record.progress == .completed ? call.outcome.rawValue : nil),
+                        \(bind: call.startedAt.roundedToMilliseconds), \(bind: call.answeredAt?.roundedToMilliseconds),
+                        \(bind: call.endedAt?.roundedToMilliseconds), \(bind: call.duration), \(bind: call.billsec), \(bind: call.recordingURL),
+                        \(bind: record.dialSeen), \(bind: record.createdAt), \(bind: now))
+                    """)
+            }
+            let rowValues = values.joined(separator: ", ")
+            try await runner.run { sql in
+                try await sql.raw(
+                    """
+                    INSERT INTO calls (id, tenant_id, external_id, source, direction, customer_phone, trunk, extensions, answered_by,
+                        state, outcome, started_at, answered_at, ended_at, duration, billsec, recording_url, dial_seen, created_at, updated_at)
+                    VALUES \(rowValues)
+                    ON CONFLICT (tenant_id, external_id) DO UPDATE SET source = excluded.source, direction = excluded.direction,
+                        customer_phone = excluded.customer_phone, trunk = excluded.trunk, extensions = excluded.extensions,
+                        answered_by = excluded.answered_by, state = excluded.state, outcome = excluded.outcome,
+                        started_at = excluded.started_at, answered_at = excluded.answered_at, ended_at = excluded.ended_at,
+                        duration = excluded.duration, billsec = excluded.billsec, recording_url = excluded.recording_url,
+                        dial_seen = excluded.dial_seen, updated_at = excluded.updated_at
+                    """
+                ).run()
+            }
         }
     }
 

@@ -29,38 +29,76 @@ public struct CallIntake: Sendable {
         public var queued: [String]
     }
 
+    /// One PBX event to commit, with what its tenant decides about it.
+    public struct Submission: Sendable {
+        public var event: SeedCallEvent
+        public var raw: String
+        public var tenant: Tenant
+        /// The tenant's enabled CRM integrations that take calls.
+        public var crmTargets: [IntegrationKind]
+        public var parties: PartyClassifier
+
+        public init(event: SeedCallEvent, raw: String, tenant: Tenant, crmTargets: [IntegrationKind], parties: PartyClassifier) {
+            self.event = event
+            self.raw = raw
+            self.tenant = tenant
+            self.crmTargets = crmTargets
+            self.parties = parties
+        }
+    }
+
     /// Stores `event` for `tenant`. `crmTargets` are the tenant's enabled CRM integrations that take calls.
     public func accept(
         _ event: SeedCallEvent, raw: String, tenant: Tenant, crmTargets: [IntegrationKind], parties: PartyClassifier
     ) async throws -> Receipt {
+        try await accept([Submission(event: event, raw: raw, tenant: tenant, crmTargets: crmTargets, parties: parties)])[0]
+    }
+
+    /// Commits many events in one transaction with a handful of multi-row statements (the raw events,
+    /// the calls they touch, the jobs they queue), whatever the batch size. Events of one call apply in
+    /// the order given; a repeated event (same call and type) is a duplicate and changes nothing.
+    public func accept(_ items: [Submission]) async throws -> [Receipt] {
+        guard !items.isEmpty else { return [] }
         let now = Date.storageNow
-        let (receipt, queued) = try await database.transaction { tx -> (Receipt, Bool) in
+        let (receipts, queued) = try await database.transaction { tx -> ([Receipt], Bool) in
             let calls = CallRepository(tx)
-            let fresh = try await calls.recordEvent(
-                tenantID: tenant.id, callExternalID: event.uniqueID, type: event.kind.rawValue,
-                source: event.kind == .download ? .download : .http, dedupKey: "http:\(event.uniqueID):\(event.kind.rawValue)",
-                payload: raw, at: now)
-            let existing = try await calls.find(tenantID: tenant.id, externalID: event.uniqueID)
-            guard fresh else {
-                return (Receipt(callId: existing?.id, duplicate: true, state: existing?.progress.rawValue, queued: []), false)
+            let raws = items.map { item in
+                CallRepository.RawEvent(
+                    tenantID: item.tenant.id, callExternalID: item.event.uniqueID, type: item.event.kind.rawValue,
+                    source: item.event.kind == .download ? .download : .http, dedupKey: "http:\(item.event.uniqueID):\(item.event.kind.rawValue)",
+                    payload: item.raw, at: now)
             }
-            let (record, steps) = SeedCallProjection.apply(event, to: existing, tenantID: tenant.id, parties: parties, now: now)
-            try await calls.save(record)
-            var queued: [String] = []
+            var fresh = try await calls.recordEvents(raws)
+            var records = try await calls.find(keys: items.map { ($0.tenant.id, $0.event.uniqueID) })
+            var changed: [String] = []
             var jobs: [JobQueue.NewJob] = []
-            for target in crmTargets {
-                for step in steps {
-                    jobs.append(Self.job(step, target: target, record: record))
-                    queued.append("\(target.rawValue):\(step.rawValue)")
+            var receipts: [Receipt] = []
+            for (item, raw) in zip(items, raws) {
+                let key = item.tenant.id + "|" + item.event.uniqueID
+                guard fresh.remove(raw.key) != nil else {
+                    let existing = records[key]
+                    receipts.append(Receipt(callId: existing?.id, duplicate: true, state: existing?.progress.rawValue, queued: []))
+                    continue
                 }
+                let (record, steps) = SeedCallProjection.apply(item.event, to: records[key], tenantID: item.tenant.id, parties: item.parties, now: now)
+                if records[key] == nil || !changed.contains(key) { changed.append(key) }
+                records[key] = record
+                var queued: [String] = []
+                for target in item.crmTargets {
+                    for step in steps {
+                        jobs.append(Self.job(step, target: target, record: record))
+                        queued.append("\(target.rawValue):\(step.rawValue)")
+                    }
+                }
+                receipts.append(Receipt(callId: record.id, duplicate: false, state: record.progress.rawValue, queued: queued))
             }
-            // One multi-row insert (and on PostgreSQL one NOTIFY) for all of the event's steps; a step whose
-            // job is still live (same unique key) is already queued.
+            try await calls.save(changed.compactMap { records[$0] })
+            // A step whose job is still live (same unique key) is already queued.
             _ = try await JobQueue.enqueue(batch: jobs, on: tx)
-            return (Receipt(callId: record.id, duplicate: false, state: record.progress.rawValue, queued: queued), !queued.isEmpty)
+            return (receipts, !jobs.isEmpty)
         }
         if queued { await queue.notifier.notifyAll() }
-        return receipt
+        return receipts
     }
 
     /// Queues one CRM step of a call (also used by replay).
