@@ -1,4 +1,5 @@
 import Foundation
+import ServiceLifecycle
 import Hummingbird
 import SwitchboardCore
 
@@ -51,15 +52,23 @@ public enum SandboxServer {
                 portSink.yield(channel.localAddress?.port ?? port)
                 portSink.finish()
             })
+        // Stopped gracefully (not cancelled), so the demo's exit logs no shutdown errors.
+        let service = ServiceGroup(configuration: .init(services: [.init(service: app)], logger: app.logger))
         return try await withThrowingTaskGroup(of: R?.self) { group in
             group.addTask {
-                try await app.runService()
+                try await service.run()
                 return nil
             }
             var iterator = ports.makeAsyncIterator()
             guard let bound = await iterator.next() else { throw SwitchboardError(.internal, code: "sandbox", message: "sandbox did not start") }
-            let result = try await body("http://127.0.0.1:\(bound)")
-            group.cancelAll()
+            let result: R
+            do {
+                result = try await body("http://127.0.0.1:\(bound)")
+            } catch {
+                await service.triggerGracefulShutdown()
+                throw error
+            }
+            await service.triggerGracefulShutdown()
             while let next = try? await group.next() { if next == nil { break } }
             return result
         }

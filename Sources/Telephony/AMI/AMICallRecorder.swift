@@ -59,7 +59,8 @@ public actor AMICallRecorder {
     private func persist(_ update: CallTracker.Update) async {
         for attempt in 1...3 {
             do {
-                try await write(update)
+                // Not cancelled with the connection: an update already received is stored even while shutting down.
+                try await Task { try await self.write(update) }.value
                 return
             } catch {
                 logger.error("could not store an AMI call update", metadata: ["attempt": "\(attempt)", "error": "\(error)"])
