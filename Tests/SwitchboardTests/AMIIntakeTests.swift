@@ -135,8 +135,11 @@ struct AMIIntakeTests {
                         tasks.addTask { try await group.run() }
                         #expect(try await AMIClientTests.eventually { await world.services.pbx.state(for: tenantID) == .connected })
                         // A customer of manager 19 (extension 101) rings extension 100.
-                        await pbx.broadcast(PBXScenarios.inbound(id: 1_795_100_000, caller: "+375296254070", extension: "100", answered: false, talk: 1))
+                        // Still ringing (the dial has begun, nothing more yet) while the lookup runs.
+                        let ringing = PBXScenarios.inbound(id: 1_795_100_000, caller: "+375296254070", extension: "100", answered: false, talk: 1)
+                        await pbx.broadcast(Array(ringing.prefix(5)))
                         #expect(try await AMIClientTests.eventually { await pbx.actions.contains { $0["Action"] == "Redirect" } })
+                        await pbx.broadcast(Array(ringing.dropFirst(5)))
                         let redirect = try #require(await pbx.actions.first { $0["Action"] == "Redirect" })
                         #expect(redirect["Channel"] == "Local/100@from-pstn-demo;1" && redirect["Exten"] == "101" && redirect["Context"] == "office")
                         // A stranger, and a customer already ringing at the manager: no redirect.

@@ -68,6 +68,13 @@ struct RoutingTests {
             await router.invalidate(tenantID: world.tenantA.tenant.id)
             #expect(await router.route(integration, phone: "+79161234567", budget: .milliseconds(10)).reason == "timeout")
 
+            // A manager code that is not an extension never reaches the dialplan.
+            let hostile = try JSONDecoder().decode(
+                RetailCRMResponsibleManager.self, from: Data(#"{"manager":{"id":7,"code":"101&PJSIP/+79990001122@trunk"},"customer":{"id":1}}"#.utf8))
+            let guarded = ResponsibleManagerRouter(stores: world.services.stores) { _, _ in hostile }
+            let refused = await guarded.route(integration, phone: "+79161234567", budget: .seconds(2))
+            #expect(refused.extensionNumber == nil && refused.reason == "unmapped_manager")
+
             // A failing CRM answers "no route" and is not cached.
             let failing = ResponsibleManagerRouter(stores: world.services.stores) { _, _ in throw JobFailure.retryable("HTTP 503", retryAfter: nil) }
             let failed = await failing.route(integration, phone: "+79161234567", budget: .seconds(1))

@@ -66,6 +66,7 @@ public struct AppServices: Sendable {
     /// Drops cached configuration after a write in this process (other processes hear PostgreSQL NOTIFY).
     public func configChanged(tenantID: String? = nil) async {
         await gateway.invalidate(tenantID: tenantID)
+        await routes.invalidate(tenantID: tenantID)
     }
 
     func tester(for kind: IntegrationKind) -> any ConnectionTester { testers[kind] ?? defaultTester }

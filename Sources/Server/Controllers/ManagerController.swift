@@ -88,7 +88,7 @@ struct ManagerController {
             return ManagerExtension(crmUserID: entry.crmUserId.trimmingCharacters(in: .whitespaces), extensionNumber: number, crmUserName: entry.name)
         }
         try await services.stores.managers.replace(tenantID: tenant.id, integration: kind, with: mapping)
-        await services.routes.invalidate(tenantID: tenant.id)
+        await services.configChanged(tenantID: tenant.id)
         var sync: JSONValue = ["skipped": "this CRM takes no extension list"]
         if kind == .retailcrm {
             let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .retailcrm)
@@ -134,7 +134,11 @@ struct ManagerController {
             do {
                 users = try await services.retailCRM.guarded(tenantID: tenant.id, lane: .api) { try await client.allUsers() }
                 if importFromCRM, mapping.isEmpty {
-                    mapping = try await RetailCRMModuleRegistration(access: services.retailCRM).importExtensions(integration, users: users)
+                    do {
+                        mapping = try await RetailCRMModuleRegistration(access: services.retailCRM).importExtensions(integration, users: users)
+                    } catch let error as SwitchboardError {
+                        usersError = error.message
+                    }
                 }
             } catch let failure as JobFailure {
                 usersError = failure.message

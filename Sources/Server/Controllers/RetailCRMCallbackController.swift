@@ -39,7 +39,8 @@ struct RetailCRMCallbackController {
         }
         guard let tenant = try await services.stores.tenants.find(String(clientID[..<dot])),
             let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .retailcrm), integration.enabled,
-            let expected = integration.secrets["client_id"],
+            // Before registration made it a secret, `client_id` was a setting: both are honoured.
+            let expected = integration.secrets["client_id"] ?? integration.settings["client_id"]?.stringValue,
             Identifiers.constantTimeEquals(expected, clientID)
         else { throw SwitchboardError(.unauthorized, code: "invalid_client", message: "clientId is missing or unknown", field: "clientId") }
         return (tenant, integration)

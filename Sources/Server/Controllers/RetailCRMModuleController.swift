@@ -63,7 +63,11 @@ public struct RetailCRMModuleController: Sendable {
         let clientID = integration.secrets["client_id"].flatMap { $0.hasPrefix(tenant.slug + ".") ? $0 : nil }
             ?? "\(tenant.slug).\(Identifiers.randomToken(prefix: "", bytes: 12))"
         // A module set up before Switchboard: keep its extensions rather than overwrite them with none.
-        _ = try? await RetailCRMModuleRegistration(access: services.retailCRM).importExtensions(integration)
+        do {
+            _ = try await RetailCRMModuleRegistration(access: services.retailCRM).importExtensions(integration, moduleCode: code)
+        } catch let failure as JobFailure {
+            throw SwitchboardError(.unavailable, code: "crm_unavailable", message: "RetailCRM's current extensions could not be read: \(failure.message)")
+        }
         let previous = integration
         let tokenID = Identifiers.newID()
         let link = try await services.adminTokens.issueAccountLink(tenantID: tenant.id, crm: "retailcrm", tokenID: tokenID)

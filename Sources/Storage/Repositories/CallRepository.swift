@@ -80,15 +80,18 @@ public struct CallRepository: Sendable {
 
     /// The stored calls among `keys` (tenant id, external id), by `tenantID|externalID`.
     public func find(keys: [(tenantID: String, externalID: String)]) async throws -> [String: CallRecord] {
-        let wanted = Set(keys.map { $0.tenantID + "|" + $0.externalID })
         var found: [String: CallRecord] = [:]
-        for chunk in Array(Set(keys.map(\.externalID))).chunked(into: 200) {
-            let list = chunk.map { SQLQueryString("\(bind: $0)") }.joined(separator: ", ")
-            let rows = try await runner.run { sql in try await sql.raw("SELECT * FROM calls WHERE external_id IN (\(list))").all() }
-            for row in rows {
-                let record = try Self.decode(row)
-                let key = record.tenantID + "|" + record.call.externalID
-                if wanted.contains(key) { found[key] = record }
+        // Per tenant, so the (tenant_id, external_id) index serves the lookup.
+        for (tenantID, entries) in Dictionary(grouping: keys, by: \.tenantID) {
+            for chunk in Array(Set(entries.map(\.externalID))).chunked(into: 200) {
+                let list = chunk.map { SQLQueryString("\(bind: $0)") }.joined(separator: ", ")
+                let rows = try await runner.run { sql in
+                    try await sql.raw("SELECT * FROM calls WHERE tenant_id = \(bind: tenantID) AND external_id IN (\(list))").all()
+                }
+                for row in rows {
+                    let record = try Self.decode(row)
+                    found[record.tenantID + "|" + record.call.externalID] = record
+                }
             }
         }
         return found

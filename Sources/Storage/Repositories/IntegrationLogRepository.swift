@@ -64,8 +64,19 @@ public struct IntegrationLogRepository: Sendable {
 
     /// Deletes entries older than `date` (retention); returns how many.
     public func prune(before date: Date) async throws -> Int {
-        try await runner.run { sql in
-            try await sql.raw("DELETE FROM integration_logs WHERE created_at < \(bind: date) RETURNING id").all().count
+        var removed = 0
+        // In slices: a first prune after months must not hold one huge transaction (or load every id).
+        while true {
+            let slice = try await runner.run { sql in
+                try await sql.raw(
+                    """
+                    DELETE FROM integration_logs WHERE id IN (
+                        SELECT id FROM integration_logs WHERE created_at < \(bind: date) LIMIT 5000) RETURNING id
+                    """
+                ).all().count
+            }
+            removed += slice
+            if slice < 5000 { return removed }
         }
     }
 

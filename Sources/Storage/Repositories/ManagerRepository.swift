@@ -71,5 +71,6 @@ public struct ManagerRepository: Sendable {
                 ).run()
             }
         }
+        try await ConfigChanges.announce(on: runner)  // routes cached in other instances name extensions
     }
 }

@@ -42,11 +42,13 @@ public actor AMICallRecorder {
                 let channel = tracker.callerChannel(of: callID)
             {
                 // Off the event path: the lookup has its own time budget, and events keep flowing meanwhile.
-                Task { await redirect.run(callID: callID, phone: phone, channel: channel, ringing: number) }
+                Task { await redirect.run(callID: callID, phone: phone, channel: channel, ringing: number) { await self.isRinging(callID) } }
             }
             await persist(update)
         }
     }
+
+    func isRinging(_ callID: String) -> Bool { tracker.isRinging(callID) }
 
     /// Finishes calls whose hangups never came (the connection was down), so they are not stuck forever.
     public func expireStale(olderThan age: Duration = .seconds(4 * 3600)) async {

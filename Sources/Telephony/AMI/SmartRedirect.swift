@@ -18,13 +18,14 @@ public struct SmartRedirect: Sendable {
     let secrets: SecretBox
     let logger: Logger
 
-    func run(callID: String, phone: String, channel: String, ringing: String) async {
+    /// `stillRinging` is asked after the lookup: a call answered (or ended) meanwhile is left alone.
+    func run(callID: String, phone: String, channel: String, ringing: String, stillRinging: @Sendable () async -> Bool) async {
         let started = ContinuousClock.now
         guard let integration = try? await IntegrationRepository(database, secrets: secrets).find(tenantID: tenant.id, kind: .retailcrm),
             integration.enabled
         else { return }
         let route = await routes.route(integration, phone: phone, budget: settings.redirectBudget)
-        guard let target = route.extensionNumber, target != ringing else { return }
+        guard let target = route.extensionNumber, target != ringing, await stillRinging() else { return }
         let action = AMIMessage([
             ("Action", "Redirect"), ("Channel", channel), ("Context", settings.redirectContext), ("Exten", target), ("Priority", "1"),
         ])

@@ -62,11 +62,12 @@ public struct CallIntake: Sendable {
         let now = Date.storageNow
         let (receipts, queued) = try await database.transaction { tx -> ([Receipt], Bool) in
             let calls = CallRepository(tx)
-            let raws = items.map { item in
+            // A millisecond apart, so events committed together keep their order in the call's event list.
+            let raws = items.enumerated().map { index, item in
                 CallRepository.RawEvent(
                     tenantID: item.tenant.id, callExternalID: item.event.uniqueID, type: item.event.kind.rawValue,
                     source: item.event.kind == .download ? .download : .http, dedupKey: "http:\(item.event.uniqueID):\(item.event.kind.rawValue)",
-                    payload: item.raw, at: now)
+                    payload: item.raw, at: now.addingTimeInterval(Double(index) / 1000))
             }
             var fresh = try await calls.recordEvents(raws)
             var records = try await calls.find(keys: items.map { ($0.tenant.id, $0.event.uniqueID) })

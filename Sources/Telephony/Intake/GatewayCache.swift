@@ -86,13 +86,15 @@ public actor GatewayCache {
     private func lifetime(_ entry: Entry?) -> Duration { entry == nil ? negativeTTL : ttl }
 
     private func loadOnce(_ token: String) async throws -> Entry? {
-        if let running = inflight[token] { return try await running.value }
+        // Keyed with the generation: a lookup after an invalidation never joins a load from before it.
+        let flight = "\(generation)|" + token
+        if let running = inflight[flight] { return try await running.value }
         let load = self.load
         let started = ContinuousClock.now
         let startedGeneration = generation
         let task = Task { try await load(token) }
-        inflight[token] = task
-        defer { inflight[token] = nil }
+        inflight[flight] = task
+        defer { inflight[flight] = nil }
         do {
             let entry = try await task.value
             record(load: ContinuousClock.now - started)

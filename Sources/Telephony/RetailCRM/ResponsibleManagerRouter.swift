@@ -52,6 +52,8 @@ public actor ResponsibleManagerRouter {
     private let stores: Stores
     private var cache: [String: Cached] = [:]
     private var inflight: [String: Task<Route, Never>] = [:]
+    /// Bumped by every invalidation: a lookup that started before one must not be cached after it.
+    private var generation = 0
 
     public init(stores: Stores, ttl: Duration = .seconds(600), emptyTTL: Duration = .seconds(120), maxEntries: Int = 50_000, lookup: @escaping Lookup) {
         self.stores = stores
@@ -101,12 +103,14 @@ public actor ResponsibleManagerRouter {
     }
 
     /// Drops the tenant's cached routes (its manager mapping changed).
-    public func invalidate(tenantID: String) {
-        cache = cache.filter { !$0.key.hasPrefix(tenantID + "|") }
+    public func invalidate(tenantID: String? = nil) {
+        generation += 1
+        inflight.removeAll()
+        cache = tenantID.map { tenant in cache.filter { !$0.key.hasPrefix(tenant + "|") } } ?? [:]
     }
 
     private func startLookup(key: String, integration: Integration, phone: String) -> Task<Route, Never> {
-        let (lookup, stores) = (lookup, stores)
+        let (lookup, stores, started) = (lookup, stores, generation)
         let task = Task<Route, Never> {
             let route: Route
             var keep = true
@@ -117,14 +121,15 @@ public actor ResponsibleManagerRouter {
                 route = Route(source: "none", reason: "crm_error: \((error as? JobFailure)?.message ?? "\(error)")")
                 keep = false  // not cached: the next call asks again
             }
-            await self.finished(key, route, keep: keep)
+            await self.finished(key, route, keep: keep, generation: started)
             return route
         }
         inflight[key] = task
         return task
     }
 
-    private func finished(_ key: String, _ route: Route, keep: Bool) {
+    private func finished(_ key: String, _ route: Route, keep: Bool, generation started: Int) {
+        guard started == generation else { return }  // invalidated meanwhile: the answer may be stale
         inflight[key] = nil
         guard keep else { return }
         if cache.count >= maxEntries { cache.removeAll() }
@@ -136,7 +141,10 @@ public actor ResponsibleManagerRouter {
         guard let answer, answer.customer != nil || answer.manager != nil else { return Route(source: "crm", reason: "no_customer") }
         guard let manager = answer.manager else { return Route(source: "crm", reason: "no_manager") }
         let name = [manager.firstName, manager.lastName].compactMap { $0 }.joined(separator: " ")
-        var number = manager.code.flatMap { $0.isEmpty ? nil : $0 }
+        // The code goes into a dialplan (`Dial`, `Redirect`): only an extension's characters, never a channel string.
+        var number = manager.code.flatMap { code in
+            (1...20).contains(code.count) && code.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "*" || $0 == "#") }) ? code : nil
+        }
         if number == nil {
             number = try await stores.managers.list(tenantID: tenantID, integration: .retailcrm).first { $0.crmUserID == String(manager.id) }?.extensionNumber
         }

@@ -53,6 +53,11 @@ public struct RetailCRMModuleRegistration: Sendable {
         let module = try Self.module(integration, managers: managers, active: active, defaultPublicURL: defaultPublicURL)
         let client = access.client(integration, event: "module.register")
         try await access.guarded(tenantID: tenantID, lane: .api) { try await client.editModule(module) }
+        // Pushes may overlap (a save during a slow push): whichever lands last must carry the current mapping.
+        let now = try await stores.managers.list(tenantID: tenantID, integration: .retailcrm)
+        guard now == managers else {
+            throw JobFailure.retryable("the manager mapping changed during the push; pushing the new one", retryAfter: .seconds(1))
+        }
         return [
             "code": .string(module.code), "active": .bool(module.active), "base_url": .string(module.baseUrl),
             "make_call_url": .string(module.integrations.telephony.makeCallUrl),
@@ -64,10 +69,11 @@ public struct RetailCRMModuleRegistration: Sendable {
 
     /// Takes over the extensions already set in the account's module (a tenant moving to Switchboard)
     /// into an empty mapping; returns the imported mapping (empty when there was nothing to take).
-    public func importExtensions(_ integration: Integration, users: [RetailCRMUser] = []) async throws -> [ManagerExtension] {
+    /// Throws when RetailCRM cannot be asked or its list breaks our rules: registering on top would wipe it.
+    public func importExtensions(_ integration: Integration, users: [RetailCRMUser] = [], moduleCode: String? = nil) async throws -> [ManagerExtension] {
         let stores = Stores(access.database, secrets: access.secrets)
         guard try await stores.managers.list(tenantID: integration.tenantID, integration: .retailcrm).isEmpty else { return [] }
-        let code = try Self.moduleCode(integration.settings["module_code"]?.stringValue)
+        let code = try Self.moduleCode(moduleCode ?? integration.settings["module_code"]?.stringValue)
         let client = access.client(integration, event: "module.read")
         guard let codes = try await access.guarded(tenantID: integration.tenantID, lane: .api, { try await client.moduleAdditionalCodes(code: code) }),
             !codes.isEmpty
@@ -76,8 +82,10 @@ public struct RetailCRMModuleRegistration: Sendable {
         let mapping = codes.map { ManagerExtension(crmUserID: $0.userId, extensionNumber: $0.code, crmUserName: names[$0.userId]) }
         do {
             try await stores.managers.replace(tenantID: integration.tenantID, integration: .retailcrm, with: mapping)
-        } catch is SwitchboardError {
-            return []  // RetailCRM's list breaks our uniqueness rules: leave it for the admin to set here
+        } catch let error as SwitchboardError {
+            throw SwitchboardError(
+                .conflict, code: "crm_extensions_conflict",
+                message: "RetailCRM's module lists extensions Switchboard cannot take over (\(error.message)); set the managers here first")
         }
         return mapping
     }

@@ -30,6 +30,9 @@ public struct CallTracker: Sendable {
     /// `Redirect` moves.
     public func callerChannel(of callID: String) -> String? { calls[callID]?.callerChannel }
 
+    /// True while the call is in progress and nobody has answered it.
+    public func isRinging(_ callID: String) -> Bool { calls[callID].map { $0.answeredAt == nil } ?? false }
+
     public mutating func handle(_ message: AMIMessage) -> [Update] {
         guard let event = message.event else { return [] }
         let time = message["Timestamp"].flatMap(Double.init).map(Date.init(timeIntervalSince1970:)) ?? Date()
