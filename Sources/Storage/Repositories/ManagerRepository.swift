@@ -57,6 +57,18 @@ public struct ManagerRepository: Sendable {
             byExtension[entry.extensionNumber] = entry.crmUserID
         }
         let now = Date.storageNow
+        // All or nothing: a crash between the DELETE and the INSERTs must not leave the tenant without a mapping.
+        if let database = runner as? Database {
+            try await database.transaction { tx in try await Self.write(mapping, tenantID: tenantID, integration: integration, at: now, on: tx) }
+        } else {
+            try await Self.write(mapping, tenantID: tenantID, integration: integration, at: now, on: runner)
+        }
+        try await ConfigChanges.announce(on: runner)  // routes cached in other instances name extensions
+    }
+
+    private static func write(
+        _ mapping: [ManagerExtension], tenantID: String, integration: IntegrationKind, at now: Date, on runner: any SQLRunner
+    ) async throws {
         try await runner.run { sql in
             try await sql.raw(
                 "DELETE FROM manager_extensions WHERE tenant_id = \(bind: tenantID) AND integration = \(bind: integration.rawValue)"
@@ -71,6 +83,5 @@ public struct ManagerRepository: Sendable {
                 ).run()
             }
         }
-        try await ConfigChanges.announce(on: runner)  // routes cached in other instances name extensions
     }
 }
