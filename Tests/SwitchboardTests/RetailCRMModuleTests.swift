@@ -116,6 +116,12 @@ struct RetailCRMModuleTests {
             try await TestSupport.withApp(.sqlite) { client, world in
                 let (admin, path) = (world.adminToken, "/api/v1/tenants/alpha/managers")
                 try await Self.configure(client, world, base: base)
+                // A read-only token sees RetailCRM's users but does not make the import (a write).
+                let issued = try await client.send(.post, "/api/v1/tenants/alpha/tokens", token: admin, json: #"{"name":"viewer","scope":"read"}"#)
+                let reader = try #require(issued.object["token"] as? String)
+                let peek = try await client.send(.get, path, token: reader)
+                #expect(peek.status == .ok && (peek.object["managers"] as? [[String: Any]])?.count == 3)
+                #expect(try await world.services.stores.managers.list(tenantID: world.tenantA.tenant.id, integration: .retailcrm).isEmpty)
                 let listed = try await client.send(.get, path, token: world.tenantA.apiTokenPlaintext)
                 #expect(listed.status == .ok, "\(listed.text)")
                 let managers = try #require(listed.object["managers"] as? [[String: Any]])

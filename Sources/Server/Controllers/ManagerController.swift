@@ -61,7 +61,9 @@ struct ManagerController {
     @Sendable func list(_ request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let kind = try integrationKind(request)
-        return try JSONResponse.make(try await view(tenant: tenant, kind: kind, importFromCRM: true))
+        // Taking RetailCRM's codes over writes the mapping: only for callers who may write.
+        let mayWrite = context.identity?.allows(.write) ?? false
+        return try JSONResponse.make(try await view(tenant: tenant, kind: kind, importFromCRM: mayWrite))
     }
 
     struct Entry: Decodable {
