@@ -99,12 +99,26 @@ public struct JobQueue: Sendable {
     /// Enqueues many jobs with multi-row inserts and one wake-up (bulk work such as a sync fanning out
     /// per entity). Jobs whose unique key is held by a live job are skipped; returns the inserted ones.
     public static func enqueue(batch: [NewJob], on runner: any SQLRunner) async throws -> [Job] {
-        guard !batch.isEmpty else { return [] }
+        try await insertRows(batch, on: runner, decode: true).jobs
+    }
+
+    /// Like ``enqueue(batch:on:)`` without reading the new rows back (a hot path that needs no job back);
+    /// returns how many were inserted.
+    @discardableResult
+    public static func enqueueCounting(batch: [NewJob], on runner: any SQLRunner) async throws -> Int {
+        let (_, count) = try await insertRows(batch, on: runner, decode: false)
+        return count
+    }
+
+    static func insertRows(_ batch: [NewJob], on runner: any SQLRunner, decode: Bool) async throws -> (jobs: [Job], count: Int) {
+        guard !batch.isEmpty else { return ([], 0) }
         for new in batch where new.kind.isEmpty || new.kind.count > 100 {
             throw SwitchboardError.invalid("kind", "kind must be 1–100 characters")
         }
         let now = Date.storageNow
         var inserted: [Job] = []
+        var count = 0
+        let returning: SQLQueryString = decode ? "RETURNING *" : "RETURNING id"
         // 12 parameters a row: 500 rows stay far below SQLite's and PostgreSQL's bind limits.
         for chunk in batch.chunked(into: 500) {
             var values: [SQLQueryString] = []
@@ -126,16 +140,17 @@ public struct JobQueue: Sendable {
                         unique_key, created_at, updated_at)
                     VALUES \(rowValues)
                     ON CONFLICT DO NOTHING
-                    RETURNING *
+                    \(returning)
                     """
                 ).all()
             }
-            inserted += try rows.map(JobRow.decode)
+            count += rows.count
+            if decode { inserted += try rows.map(JobRow.decode) }
         }
-        if !inserted.isEmpty, runner.backend == .postgres {
+        if count > 0, runner.backend == .postgres {
             try await runner.run { sql in try await sql.raw("SELECT pg_notify(\(bind: Self.channel), '')").run() }
         }
-        return inserted
+        return (inserted, count)
     }
 
     /// Enqueues many jobs in one transaction and wakes local workers.

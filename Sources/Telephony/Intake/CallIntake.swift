@@ -95,7 +95,7 @@ public struct CallIntake: Sendable {
             }
             try await calls.save(changed.compactMap { records[$0] })
             // A step whose job is still live (same unique key) is already queued.
-            _ = try await JobQueue.enqueue(batch: jobs, on: tx)
+            try await JobQueue.enqueueCounting(batch: jobs, on: tx)
             return (receipts, !jobs.isEmpty)
         }
         if queued { await queue.notifier.notifyAll() }
