@@ -117,4 +117,16 @@ public struct IntegrationLogEntry: Sendable, Equatable {
         self.durationMs = durationMs
         self.createdAt = createdAt
     }
+
+    /// A new entry made now: `ok` picks the status, a failure's message defaults to the response, and
+    /// `duration` is how long the exchange took.
+    public init(
+        tenantID: String, integration: String, event: String, ok: Bool, request: String?, response: String?, error: String? = nil,
+        duration: Duration
+    ) {
+        self.init(
+            id: Identifiers.newID(), tenantID: tenantID, integration: integration, eventType: event, status: ok ? .success : .error,
+            requestData: request, responseData: response, errorMessage: ok ? nil : (error ?? response),
+            durationMs: Int(duration.wholeMilliseconds), createdAt: .storageNow)
+    }
 }

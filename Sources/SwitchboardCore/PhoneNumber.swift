@@ -3,6 +3,12 @@ import Foundation
 /// Phone numbers to E.164, with the national dialling habits of the markets we serve
 /// (`8 916 …` in Russia and Kazakhstan, `80 29 …` in Belarus, `0 67 …` in Ukraine).
 public enum PhoneNumber {
+    /// Whether `text` can be an internal number (1–20 of `0-9 * #`): what a dialplan may receive as an
+    /// extension, never a channel string or an outside number in disguise.
+    public static func isExtensionCode(_ text: String) -> Bool {
+        (1...20).contains(text.count) && text.allSatisfy { $0.isASCII && ($0.isNumber || $0 == "*" || $0 == "#") }
+    }
+
     struct Plan {
         let code: String
         /// The trunk prefix dialled before national numbers.

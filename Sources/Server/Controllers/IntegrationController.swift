@@ -95,10 +95,8 @@ struct IntegrationController {
         do {
             try await services.stores.logs.append(
                 IntegrationLogEntry(
-                    id: Identifiers.newID(), tenantID: integration.tenantID, integration: integration.kind.rawValue,
-                    eventType: "connection_test", status: result.ok ? .success : .error, requestData: nil,
-                    responseData: summary, errorMessage: result.ok ? nil : result.checks.first(where: { !$0.ok })?.detail,
-                    durationMs: elapsed.wholeMilliseconds, createdAt: .storageNow))
+                    tenantID: integration.tenantID, integration: integration.kind.rawValue, event: "connection_test", ok: result.ok,
+                    request: nil, response: summary, error: result.checks.first(where: { !$0.ok })?.detail, duration: elapsed))
         } catch {
             services.logger.error("cannot write the integration log", metadata: ["error": "\(error)"])
         }

@@ -40,7 +40,7 @@ struct OpsController {
             tenantID = tenant.id
         }
         await services.configChanged(tenantID: tenantID)
-        try await ConfigChanges.announceEverywhere(services.database)
+        try await ConfigChanges.announce(on: services.database)
         return try JSONResponse.make(["invalidated": tenantID ?? "all"])
     }
 

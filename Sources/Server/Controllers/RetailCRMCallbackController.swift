@@ -132,8 +132,7 @@ struct RetailCRMCallbackController {
     private func log(_ tenant: Tenant, event: String, ok: Bool, request: String, response: String?, started: ContinuousClock.Instant) async {
         try? await services.stores.logs.append(
             IntegrationLogEntry(
-                id: Identifiers.newID(), tenantID: tenant.id, integration: "retailcrm", eventType: event, status: ok ? .success : .error,
-                requestData: request, responseData: response, errorMessage: ok ? nil : response,
-                durationMs: Int((ContinuousClock.now - started).wholeMilliseconds), createdAt: .storageNow))
+                tenantID: tenant.id, integration: "retailcrm", event: event, ok: ok, request: request, response: response,
+                duration: ContinuousClock.now - started))
     }
 }

@@ -6,12 +6,8 @@ import SQLKit
 public enum ConfigChanges {
     public static let channel = "switchboard_config"
 
-    /// Announces a change no repository write made (an operator's explicit invalidation).
-    public static func announceEverywhere(_ database: Database) async throws {
-        try await announce(on: database)
-    }
-
-    static func announce(on runner: any SQLRunner) async throws {
+    /// Repositories call it for their writes; callers for changes no write made (an operator's invalidation).
+    public static func announce(on runner: any SQLRunner) async throws {
         guard runner.backend == .postgres else { return }
         try await runner.run { sql in try await sql.raw("SELECT pg_notify(\(bind: channel), '')").run() }
     }

@@ -44,7 +44,7 @@ public struct ManagerRepository: Sendable {
         var byUser: Set<String> = []
         for entry in mapping {
             guard !entry.crmUserID.isEmpty else { throw SwitchboardError.invalid("crm_user_id", "crm_user_id must not be empty") }
-            guard (1...20).contains(entry.extensionNumber.count), entry.extensionNumber.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "*" || $0 == "#") }) else {
+            guard PhoneNumber.isExtensionCode(entry.extensionNumber) else {
                 throw SwitchboardError.invalid("extension", "extension '\(entry.extensionNumber)' must be 1–20 digits")
             }
             if let other = byExtension[entry.extensionNumber] {

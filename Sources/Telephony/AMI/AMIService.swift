@@ -40,8 +40,7 @@ public struct PBXSettings: Sendable, Equatable {
     public init(_ integration: Integration) throws {
         let settings = integration.settings
         guard let host = settings["host"]?.stringValue, !host.isEmpty else { throw SwitchboardError.invalid("settings.host", "host is required") }
-        var port = 5038
-        if case .number(let value)? = settings["port"] { port = Int(value) } else if let text = settings["port"]?.stringValue, let value = Int(text) { port = value }
+        let port = settings["port"].map { $0.intValue ?? 0 } ?? 5038
         guard (1...65535).contains(port) else { throw SwitchboardError.invalid("settings.port", "port must be 1–65535") }
         ami = AMIConfiguration(host: host, port: port, username: integration.secrets["username"] ?? "", secret: integration.secrets["secret"] ?? "")
         if case .number(let seconds)? = settings["keepalive_seconds"], seconds >= 1, seconds <= 300 { ami.pingInterval = .seconds(seconds) }

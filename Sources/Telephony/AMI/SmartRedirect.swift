@@ -41,9 +41,8 @@ public struct SmartRedirect: Sendable {
         logger.info("smart redirect", metadata: ["call": "\(callID)", "extension": "\(target)", "ok": "\(ok)"])
         try? await IntegrationLogRepository(database).append(
             IntegrationLogEntry(
-                id: Identifiers.newID(), tenantID: tenant.id, integration: "asterisk", eventType: "smart_redirect", status: ok ? .success : .error,
-                requestData: "call \(callID) from \(phone): \(channel) → \(target)@\(settings.redirectContext) (manager \(route.managerID.map(String.init) ?? "?"))",
-                responseData: answer, errorMessage: ok ? nil : answer,
-                durationMs: Int((ContinuousClock.now - started).wholeMilliseconds), createdAt: .storageNow))
+                tenantID: tenant.id, integration: "asterisk", event: "smart_redirect", ok: ok,
+                request: "call \(callID) from \(phone): \(channel) → \(target)@\(settings.redirectContext) (manager \(route.managerID.map(String.init) ?? "?"))",
+                response: answer, duration: ContinuousClock.now - started))
     }
 }

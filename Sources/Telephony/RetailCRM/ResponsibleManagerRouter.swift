@@ -142,9 +142,7 @@ public actor ResponsibleManagerRouter {
         guard let manager = answer.manager else { return Route(source: "crm", reason: "no_manager") }
         let name = [manager.firstName, manager.lastName].compactMap { $0 }.joined(separator: " ")
         // The code goes into a dialplan (`Dial`, `Redirect`): only an extension's characters, never a channel string.
-        var number = manager.code.flatMap { code in
-            (1...20).contains(code.count) && code.allSatisfy({ $0.isASCII && ($0.isNumber || $0 == "*" || $0 == "#") }) ? code : nil
-        }
+        var number = manager.code.flatMap { PhoneNumber.isExtensionCode($0) ? $0 : nil }
         if number == nil {
             number = try await stores.managers.list(tenantID: tenantID, integration: .retailcrm).first { $0.crmUserID == String(manager.id) }?.extensionNumber
         }

@@ -82,10 +82,9 @@ public struct RetailCRMAccess: Sendable {
     static func log(_ exchange: RetailCRMExchange, tenantID: String, event: String, database: Database) async {
         let ok = (200..<300).contains(exchange.status)
         let entry = IntegrationLogEntry(
-            id: Identifiers.newID(), tenantID: tenantID, integration: "retailcrm", eventType: event,
-            status: ok ? .success : .error, requestData: "\(exchange.method) \(exchange.path)\n\(exchange.request)".prefix(4000).description,
-            responseData: exchange.response, errorMessage: ok ? nil : (exchange.status == 0 ? "no answer" : "HTTP \(exchange.status)"),
-            durationMs: Int(exchange.duration.wholeMilliseconds), createdAt: .storageNow)
+            tenantID: tenantID, integration: "retailcrm", event: event, ok: ok,
+            request: "\(exchange.method) \(exchange.path)\n\(exchange.request)".prefix(4000).description, response: exchange.response,
+            error: exchange.status == 0 ? "no answer" : "HTTP \(exchange.status)", duration: exchange.duration)
         try? await IntegrationLogRepository(database).append(entry)
     }
 }
