@@ -212,4 +212,28 @@ struct StorageTests {
             #expect(try await TenantRepository(database, secrets: TestSupport.secrets).list().count == 20)
         }
     }
+
+    @Test("SQLite's WAL reaches the database file in the background, not in a writer's commit")
+    func backgroundCheckpoint() async throws {
+        let path = TestSupport.temporaryDirectory() + "/switchboard.sqlite"
+        @Sendable func size(_ file: String) -> Int { ((try? FileManager.default.attributesOfItem(atPath: file))?[.size] as? Int) ?? 0 }
+        try await Database.withDatabase(.sqlite(path: path), logger: TestSupport.logger) { database in
+            try await database.run { try await $0.raw("CREATE TABLE filler (body TEXT)").run() }
+            let before = size(path)
+            // ~2 MB: past 1,000 WAL pages, where SQLite would checkpoint inside a commit.
+            let row = String(repeating: "x", count: 4000)
+            for _ in 0..<10 {
+                try await database.transaction { tx in
+                    try await tx.run { sql in
+                        for _ in 0..<50 { try await sql.raw("INSERT INTO filler (body) VALUES (\(bind: row))").run() }
+                    }
+                }
+            }
+            // Commits never checkpoint (`wal_autocheckpoint = 0`): only the background checkpointer can grow the file.
+            #expect(size(path + "-wal") > 1_000_000, "the commits left their pages in the WAL")
+            let deadline = ContinuousClock.now + .seconds(10)
+            while size(path) < before + 1_500_000, ContinuousClock.now < deadline { try await Task.sleep(for: .milliseconds(100)) }
+            #expect(size(path) >= before + 1_500_000, "the checkpointer copied the WAL into the database file")
+        }
+    }
 }

@@ -45,14 +45,18 @@ public final class Database: SQLRunner {
         case .sqlite(let path):
             let connection = try await openSQLite(path: path, logger: logger)
             let database = Database(location: location, driver: .sqlite(connection, AsyncLock()), logger: logger)
-            do {
-                let result = try await body(database)
-                try? await connection.close()
-                return result
-            } catch {
-                try? await connection.close()
-                throw error
+            let result = await withTaskGroup(of: Void.self, returning: Result<R, any Error>.self) { group in
+                group.addTask { await SQLiteCheckpointer(path: path, logger: logger).run() }
+                defer { group.cancelAll() }
+                do {
+                    return .success(try await body(database))
+                } catch {
+                    return .failure(error)
+                }
             }
+            // Closed after the checkpointer: the last connection to close checkpoints the rest of the WAL.
+            await connection.closeEvenIfCancelled()
+            return try result.get()
         case .postgres(let url):
             let client = PostgresClient(configuration: url.clientConfiguration(), backgroundLogger: logger)
             let database = Database(location: location, driver: .postgres(client), logger: logger)
@@ -76,12 +80,18 @@ public final class Database: SQLRunner {
         let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
         let sql = connection.sql()
         // WAL: readers never block the writer; busy_timeout: wait rather than fail on a lock held by
-        // another process (e.g. `switchboard tenant create` while `serve` runs).
+        // another process (e.g. `switchboard tenant create` while `serve` runs). Checkpoints are the
+        // SQLiteCheckpointer's, off the write path; the WAL file is cut back to 64 MiB when it restarts.
         for pragma in [
             "PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON",
-            "PRAGMA synchronous = NORMAL",
+            "PRAGMA synchronous = NORMAL", "PRAGMA wal_autocheckpoint = 0", "PRAGMA journal_size_limit = 67108864",
         ] {
-            try await sql.raw(SQLQueryString(pragma)).run()
+            do {
+                try await sql.raw(SQLQueryString(pragma)).run()
+            } catch {
+                await connection.closeEvenIfCancelled()
+                throw error
+            }
         }
         return connection
     }

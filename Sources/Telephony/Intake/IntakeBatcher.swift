@@ -21,7 +21,9 @@ public actor IntakeBatcher {
             waiting.append((submission, continuation))
             if !draining {
                 draining = true
-                Task { await drain() }
+                // High priority: the commit loop resumes after every statement; at default priority each
+                // resume queued behind the HTTP handlers' work (~0.45 ms a statement under load, ~0.05 here).
+                Task(priority: .high) { await drain() }
             }
         }
     }
