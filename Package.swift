@@ -83,6 +83,30 @@ let package = Package(
             path: "Sources/Connectors/RetailCRM",
             swiftSettings: swiftSettings
         ),
+        // Bitrix24 REST client: webhook and OAuth auth, batch, keyset export, field metadata, events.
+        .target(
+            name: "Bitrix24",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            path: "Sources/Connectors/Bitrix24",
+            swiftSettings: swiftSettings
+        ),
+        // The CRM mirror engine: tables from field metadata, full/incremental sync with checkpoints, drift.
+        .target(
+            name: "Mirror",
+            dependencies: [
+                "SwitchboardCore",
+                "Storage",
+                "Jobs",
+                "Bitrix24",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Asterisk Manager Interface: CRLF framing, actions and responses, a reconnecting client.
         .target(
             name: "Asterisk",
@@ -133,6 +157,8 @@ let package = Package(
                 "Telephony",
                 "RetailCRM",
                 "Asterisk",
+                "Bitrix24",
+                "Mirror",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -152,6 +178,8 @@ let package = Package(
                 "Storage",
                 "Jobs",
                 "Telephony",
+                "Mirror",
+                "Bitrix24",
                 "Sandbox",
                 "Server",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
@@ -173,6 +201,8 @@ let package = Package(
                 "Telephony",
                 "RetailCRM",
                 "Asterisk",
+                "Bitrix24",
+                "Mirror",
                 "Sandbox",
                 "Server",
                 "switchboard",

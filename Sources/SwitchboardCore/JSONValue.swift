@@ -1,3 +1,5 @@
+import Foundation
+
 /// A JSON value that round-trips any document, used for free-form integration settings and log payloads.
 public enum JSONValue: Sendable, Hashable, Codable {
     case null
@@ -48,6 +50,12 @@ public enum JSONValue: Sendable, Hashable, Codable {
         return nil
     }
 
+    /// The elements, or `nil` for any other value.
+    public var arrayValue: [JSONValue]? {
+        if case .array(let items) = self { return items }
+        return nil
+    }
+
     /// The string, or `nil` for any other value.
     public var stringValue: String? {
         if case .string(let value) = self { return value }
@@ -86,4 +94,27 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, 
     public init(floatLiteral value: Double) { self = .number(value) }
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(nilLiteral: ()) { self = .null }
+}
+
+extension JSONValue {
+    /// Compact JSON text (keys sorted, slashes unescaped) — for storing in a column or a request body.
+    public var jsonText: String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        // Encoding a JSONValue cannot fail except for non-finite numbers, which JSON cannot hold.
+        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
+    }
+
+    /// Parses JSON text; nil when it is not JSON.
+    public init?(jsonText: some StringProtocol) {
+        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(jsonText.utf8)) else { return nil }
+        self = value
+    }
+}
+
+extension JSONValue {
+    /// Any encodable value as JSON (for job results and API views built from typed values).
+    public init(encoding value: some Encodable) throws {
+        self = try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
+    }
 }

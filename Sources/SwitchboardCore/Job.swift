@@ -130,3 +130,8 @@ public struct RetryPolicy: Sendable, Equatable {
         }
     }
 }
+
+/// An error that knows whether retrying can help (a CRM client's errors), so job runners need not.
+public protocol JobFailureConvertible: Error {
+    var jobFailure: JobFailure { get }
+}

@@ -1,6 +1,7 @@
 import Foundation
 import Jobs
 import Logging
+import Mirror
 import Storage
 import Telephony
 import SwitchboardCore
@@ -62,6 +63,12 @@ public struct AppServices: Sendable {
         services.jobPolicies = Dictionary(uniqueKeysWithValues: registry.kinds.map { ($0, registry.policy(for: $0) ?? .standard) })
         return services
     }
+
+    /// Tenants' Bitrix24 portals behind their leaky-bucket limit and breakers, exchanges logged.
+    public var bitrix24: Bitrix24Access { Bitrix24Access(database: database, rateLimiter: rateLimiter, breakers: breakers) }
+
+    /// The mirror sources behind tenants' CRM integrations.
+    public var mirrorSources: MirrorSources { MirrorSources(stores: stores, bitrix24: bitrix24) }
 
     /// Drops cached configuration after a write in this process (other processes hear PostgreSQL NOTIFY).
     public func configChanged(tenantID: String? = nil) async {

@@ -22,6 +22,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     TokenController(services: services).register(on: tenant)
     ScheduleController(services: services).register(on: tenant)
     CallController(services: services).register(on: tenant)
+    SyncController(services: services).register(on: tenant)
     LogController(services: services).register(on: tenant)
     return router
 }

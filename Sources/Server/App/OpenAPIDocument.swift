@@ -116,6 +116,25 @@ public enum OpenAPIDocument {
             summary: "Send completed calls (ids, or from/to) to the CRMs again; steps already delivered are skipped",
             tag: "calls", auth: .tenant, body: object(["ids": "array", "from": "string", "to": "string", "integration": "string"]), success: 202),
         .init(method: "get", path: "/api/v1/tenants/{tenant}/logs", summary: "Integration log, newest first (filters: integration, status, before, limit)", tag: "logs", auth: .tenant),
+    ] + syncOperations
+
+    /// The CRM mirror, in seed 001's shapes (entity: deal, contact, lead, company, status, category, user).
+    static let syncOperations: [Operation] = [
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/sync/start/{entity}",
+            summary: "Start a full or incremental sync of one entity (a mirror.sync job; an existing queued or running one is returned)",
+            tag: "sync", auth: .tenant, body: object(["sync_type": "string", "integration": "string"]), success: 202),
+        .init(
+            method: "get", path: "/api/v1/tenants/{tenant}/sync/status",
+            summary: "Per entity: state, progress (rows, percent, rate, ETA), rows in the mirror, checkpoints, last error", tag: "sync", auth: .tenant),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/sync/config", summary: "Per entity: enabled, sync_interval_minutes, webhook_enabled", tag: "sync", auth: .tenant),
+        .init(
+            method: "put", path: "/api/v1/tenants/{tenant}/sync/config", summary: "Change one entity's schedule (the fields given)", tag: "sync",
+            auth: .tenant,
+            body: object(
+                ["entity_type": "string", "integration": "string", "enabled": "boolean", "sync_interval_minutes": "integer", "webhook_enabled": "boolean"],
+                required: ["entity_type"])),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/sync/logs", summary: "Past sync runs, newest first (filters: entity, limit)", tag: "sync", auth: .tenant),
     ]
 
     /// The seed's PBX events, under `/telephony/events/` and as bare aliases for existing dialplans.

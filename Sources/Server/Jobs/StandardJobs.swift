@@ -1,5 +1,6 @@
 import Foundation
 import Jobs
+import Mirror
 import Storage
 import SwitchboardCore
 import Telephony
@@ -25,6 +26,7 @@ public enum StandardJobs {
     /// What the scheduler fires: the built-in schedules and every tenant's enabled ones.
     public static func schedules(services: AppServices) async throws -> [Schedule] {
         builtInSchedules(logRetentionDays: services.settings.logRetentionDays) + (try await Schedule.tenantSchedules(services.stores.schedules))
+            + (try await MirrorJobs.schedules(services.stores.syncStates))
     }
 
     public static func registry(services: AppServices) -> JobRegistry {
@@ -44,6 +46,7 @@ public enum StandardJobs {
             return try JSONDecoder().decode(JSONValue.self, from: JSONCoding.encoder.encode(result))
         }
         TelephonyDispatcher(retailCRM: services.retailCRM).register(into: &registry)
+        MirrorJobs(database: services.database, sources: services.mirrorSources).register(into: &registry)
         RetailCRMModuleRegistration(access: services.retailCRM, defaultPublicURL: services.settings.publicURL).register(into: &registry)
         registry.register(prune, policy: .standard, timeout: .seconds(600)) { context in
             var days = 7.0

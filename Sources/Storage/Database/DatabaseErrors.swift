@@ -30,3 +30,16 @@ func mapUniqueViolation<R>(field: String, message: String, _ body: () async thro
         throw SwitchboardError.conflict(message, field: field)
     }
 }
+
+extension Database {
+    /// A readable one-line description of `error`: PostgreSQL's own message and SQLSTATE instead of
+    /// PostgresNIO's deliberately generic text, other errors as they describe themselves.
+    public static func describe(_ error: any Error) -> String {
+        if let error = error as? PSQLError {
+            let message = error.serverInfo?[.message] ?? "\(error.code)"
+            let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
+            return "PostgreSQL: \(message)\(state)"
+        }
+        return String(describing: error)
+    }
+}

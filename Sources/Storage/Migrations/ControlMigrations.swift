@@ -237,5 +237,51 @@ public enum ControlMigrations {
                 """,
             ]
         },
+        Migration(version: 7, name: "CRM mirror: sync state per entity, sync runs") { t in
+            [
+                """
+                CREATE TABLE sync_state (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    integration TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    enabled \(t.bool) NOT NULL DEFAULT TRUE,
+                    interval_minutes INTEGER NOT NULL DEFAULT 30,
+                    webhook_enabled \(t.bool) NOT NULL DEFAULT FALSE,
+                    state TEXT NOT NULL DEFAULT 'idle',
+                    mode TEXT,
+                    job_id TEXT,
+                    run_started_at \(t.timestamp),
+                    cursor_id \(t.bigint),
+                    rows_done \(t.bigint) NOT NULL DEFAULT 0,
+                    rows_total \(t.bigint),
+                    rows_in_mirror \(t.bigint),
+                    checkpoint_modified \(t.timestamp),
+                    last_full_at \(t.timestamp),
+                    last_incremental_at \(t.timestamp),
+                    last_error TEXT,
+                    updated_at \(t.timestamp) NOT NULL,
+                    PRIMARY KEY (tenant_id, integration, entity)
+                )
+                """,
+                """
+                CREATE TABLE sync_runs (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    integration TEXT NOT NULL,
+                    entity TEXT NOT NULL,
+                    mode TEXT NOT NULL,
+                    job_id TEXT,
+                    status TEXT NOT NULL,
+                    rows_read \(t.bigint) NOT NULL DEFAULT 0,
+                    rows_deleted \(t.bigint) NOT NULL DEFAULT 0,
+                    columns_added INTEGER NOT NULL DEFAULT 0,
+                    error TEXT,
+                    started_at \(t.timestamp) NOT NULL,
+                    finished_at \(t.timestamp)
+                )
+                """,
+                "CREATE INDEX sync_runs_tenant ON sync_runs (tenant_id, started_at)",
+            ]
+        },
     ]
 }

@@ -11,6 +11,7 @@ public struct Stores: Sendable {
     public let schedules: ScheduleRepository
     public let calls: CallRepository
     public let managers: ManagerRepository
+    public let syncStates: SyncStateRepository
 
     public init(_ runner: any SQLRunner, secrets: SecretBox) {
         tenants = TenantRepository(runner, secrets: secrets)
@@ -22,5 +23,6 @@ public struct Stores: Sendable {
         schedules = ScheduleRepository(runner)
         calls = CallRepository(runner)
         managers = ManagerRepository(runner)
+        syncStates = SyncStateRepository(runner)
     }
 }

@@ -95,7 +95,7 @@ public struct AMIService: Service {
             while !Task.isCancelled {
                 do {
                     // PostgreSQL: several instances may run; each PBX is held by the one with its advisory lock.
-                    let shared = try await database.withSession { session in try await supervise(leadership: PBXLeadership(session: session)) }
+                    let shared: Void? = try await database.withSession { session in try await supervise(leadership: PBXLeadership(session: session)) }
                     if shared == nil { try await supervise(leadership: nil) }
                 } catch {
                     if Task.isCancelled { break }

@@ -121,7 +121,7 @@ public actor ResponsibleManagerRouter {
                 route = Route(source: "none", reason: "crm_error: \((error as? JobFailure)?.message ?? "\(error)")")
                 keep = false  // not cached: the next call asks again
             }
-            await self.finished(key, route, keep: keep, generation: started)
+            self.finished(key, route, keep: keep, generation: started)
             return route
         }
         inflight[key] = task

@@ -1,0 +1,152 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SwitchboardCore
+
+/// Where a portal's REST API is and how requests prove who they are.
+public enum Bitrix24Endpoint: Sendable, Equatable {
+    /// An incoming webhook, `https://portal.bitrix24.ru/rest/1/abc123/`: the code in the path is the credential.
+    case webhook(url: String)
+    /// A local or marketplace app: `client_endpoint` from the OAuth answer plus an access token.
+    case app(clientEndpoint: String, accessToken: String)
+
+    /// The base every method name is appended to, ending in `/`.
+    var base: String {
+        var base: String
+        switch self {
+        case .webhook(let url): base = url
+        case .app(let endpoint, _): base = endpoint
+        }
+        base = base.trimmingCharacters(in: .whitespaces)
+        if base.hasSuffix(".json") { base = String(base[..<(base.lastIndex(of: "/") ?? base.endIndex)]) }
+        return base.hasSuffix("/") ? base : base + "/"
+    }
+}
+
+/// One request and its answer, for the integration log (credentials masked by whoever records it).
+public struct Bitrix24Exchange: Sendable {
+    public var method: String
+    public var request: String
+    public var status: Int
+    public var response: String
+    public var duration: Duration
+}
+
+/// What a method answered: `result`, and for lists `total` / `next`.
+public struct Bitrix24Answer: Sendable {
+    public var result: JSONValue
+    public var total: Int?
+    public var next: Int?
+}
+
+/// One command of a `batch`.
+public struct Bitrix24Command: Sendable {
+    public var key: String
+    public var method: String
+    public var params: [String: JSONValue]
+
+    public init(key: String, method: String, params: [String: JSONValue]) {
+        self.key = key
+        self.method = method
+        self.params = params
+    }
+
+    /// `method?params` as `batch` takes it (PHP bracket query string).
+    var query: String { params.isEmpty ? method : method + "?" + FormURLEncoding.encodeNested(params) }
+}
+
+/// Bitrix24 REST client: JSON POST bodies, errors parsed, `batch` of up to 50 commands.
+public struct Bitrix24Client: Sendable {
+    public let endpoint: Bitrix24Endpoint
+    let httpClient: HTTPClient
+    let timeout: Duration
+    let beforeRequest: @Sendable () async throws -> Void
+    let observe: @Sendable (Bitrix24Exchange) async -> Void
+
+    /// The most commands one `batch` may hold.
+    public static let maxBatchCommands = 50
+
+    /// - Parameters:
+    ///   - beforeRequest: awaited before every HTTP request (the portal's rate limit: a batch counts once).
+    ///   - timeout: per request; Bitrix24 itself cuts a request at 60 s.
+    public init(
+        endpoint: Bitrix24Endpoint, httpClient: HTTPClient = .shared, timeout: Duration = .seconds(60),
+        beforeRequest: @escaping @Sendable () async throws -> Void = {},
+        observe: @escaping @Sendable (Bitrix24Exchange) async -> Void = { _ in }
+    ) {
+        self.endpoint = endpoint
+        self.httpClient = httpClient
+        self.timeout = timeout
+        self.beforeRequest = beforeRequest
+        self.observe = observe
+    }
+
+    /// Calls one method.
+    public func call(_ method: String, _ params: [String: JSONValue] = [:]) async throws -> Bitrix24Answer {
+        let object = try await send(method, params)
+        return Bitrix24Answer(result: object["result"] ?? .null, total: object["total"]?.intValue, next: object["next"]?.intValue)
+    }
+
+    /// What a batch answered, per command key.
+    public struct BatchAnswer: Sendable {
+        public var results: [String: JSONValue]
+        public var errors: [String: Bitrix24Error]
+        public var totals: [String: Int]
+        public var nexts: [String: Int]
+    }
+
+    /// Runs up to 50 commands in one request; later commands may use `$result[key][…]` of earlier ones.
+    /// A failing command's error is in `errors` (with `halt`, the rest are not run).
+    public func batch(_ commands: [Bitrix24Command], halt: Bool = false) async throws -> BatchAnswer {
+        precondition(commands.count <= Self.maxBatchCommands, "a batch holds at most 50 commands")
+        var cmd: [String: JSONValue] = [:]
+        for command in commands { cmd[command.key] = .string(command.query) }
+        let object = try await send("batch", ["halt": .number(halt ? 1 : 0), "cmd": .object(cmd)])
+        // Empty containers come back as `[]`, not `{}`.
+        let body = object["result"]?.objectValue ?? [:]
+        func members(_ name: String) -> [String: JSONValue] { body[name]?.objectValue ?? [:] }
+        var errors: [String: Bitrix24Error] = [:]
+        for (key, value) in members("result_error") {
+            let fields = value.objectValue ?? [:]
+            errors[key] = Bitrix24Error(
+                status: 400, code: fields["error"]?.stringValue ?? "", message: fields["error_description"]?.stringValue ?? "")
+        }
+        return BatchAnswer(
+            results: members("result"), errors: errors, totals: members("result_total").compactMapValues(\.intValue),
+            nexts: members("result_next").compactMapValues(\.intValue))
+    }
+
+    // MARK: transport
+
+    private func send(_ method: String, _ params: [String: JSONValue]) async throws -> [String: JSONValue] {
+        var body = params
+        if case .app(_, let token) = endpoint { body["auth"] = .string(token) }
+        let json = JSONValue.object(body).jsonText
+        var request = HTTPClientRequest(url: endpoint.base + method)
+        request.method = .POST
+        request.headers.add(name: "Content-Type", value: "application/json; charset=utf-8")
+        request.headers.add(name: "Accept", value: "application/json")
+        request.body = .bytes(ByteBuffer(string: json))
+        try await beforeRequest()
+        let started = ContinuousClock.now
+        let logged = json.count > 4000 ? String(json.prefix(4000)) + "…" : json
+        let response: HTTPClientResponse
+        let data: Data
+        do {
+            response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.wholeMicroseconds) * 1000))
+            data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
+        } catch {
+            await observe(.init(method: method, request: logged, status: 0, response: "\(error)", duration: ContinuousClock.now - started))
+            throw Bitrix24Error(status: 0, code: "", message: "no answer from Bitrix24: \(error)")
+        }
+        let status = Int(response.status.code)
+        await observe(.init(method: method, request: logged, status: status,
+                            response: String(decoding: data.prefix(4000), as: UTF8.self), duration: ContinuousClock.now - started))
+        let object = JSONValue(jsonText: String(decoding: data, as: UTF8.self))?.objectValue
+        if let object, (200..<300).contains(status), object["error"] == nil { return object }
+        throw Bitrix24Error(
+            status: status, code: object?["error"]?.stringValue ?? "",
+            message: object?["error_description"]?.stringValue ?? (object == nil ? "HTTP \(status) with a body that is not JSON" : ""))
+    }
+}

@@ -1,0 +1,93 @@
+import AsyncHTTPClient
+import Bitrix24
+import Foundation
+import Jobs
+import Storage
+import SwitchboardCore
+
+/// A tenant's Bitrix24 portal as Switchboard's features reach it: every request paced by the portal's
+/// leaky bucket (2 requests/s, burst 50 — a `batch` counts once), behind the tenant's circuit breaker,
+/// and logged in the integration log with credentials masked.
+public struct Bitrix24Access: Sendable {
+    public let database: Database
+    public let rateLimiter: RateLimiter
+    public let breakers: CircuitBreakers
+    public var httpClient: HTTPClient
+    /// Per request; Bitrix24 itself cuts a request at 60 s.
+    public var timeout: Duration
+    /// The portal's limit; an Enterprise plan allows 5/s with a burst of 250.
+    public var limit: RateLimit
+
+    public init(
+        database: Database, rateLimiter: RateLimiter, breakers: CircuitBreakers, httpClient: HTTPClient = .shared,
+        timeout: Duration = .seconds(60), limit: RateLimit = .bitrix24
+    ) {
+        self.database = database
+        self.rateLimiter = rateLimiter
+        self.breakers = breakers
+        self.httpClient = httpClient
+        self.timeout = timeout
+        self.limit = limit
+    }
+
+    /// Where the integration's API is: its incoming-webhook URL (secret `webhook_url`), or an app's
+    /// `client_endpoint` (setting) with its access token (secret `access_token`).
+    public static func endpoint(_ integration: Integration) throws -> Bitrix24Endpoint {
+        if let url = integration.secrets["webhook_url"], !url.isEmpty { return .webhook(url: url) }
+        if let token = integration.secrets["access_token"], !token.isEmpty,
+            let endpoint = integration.settings["client_endpoint"]?.stringValue, !endpoint.isEmpty
+        {
+            return .app(clientEndpoint: endpoint, accessToken: token)
+        }
+        throw JobFailure.permanent(
+            "the Bitrix24 integration has neither secrets.webhook_url (an incoming webhook) nor an installed app's access token")
+    }
+
+    /// A client for the integration; `event` names its exchanges in the integration log.
+    public func client(_ integration: Integration, event: String) throws -> Bitrix24Client {
+        let endpoint = try Self.endpoint(integration)
+        let (tenantID, database, rateLimiter, breakers, limit) = (integration.tenantID, database, rateLimiter, breakers, limit)
+        let breakerKey = CircuitBreakers.key(tenantID: tenantID, integration: "bitrix24")
+        let limiterKey = "bitrix24:\(tenantID)"
+        // The webhook code is the credential: it must never reach the log, whole or percent-encoded.
+        let hidden = integration.secrets.values.filter { $0.count >= 4 }
+            + [Self.webhookCode(integration.secrets["webhook_url"] ?? "")].compactMap { $0 }
+        return Bitrix24Client(
+            endpoint: endpoint, httpClient: httpClient, timeout: timeout,
+            beforeRequest: {
+                guard await breakers.allow(breakerKey) else {
+                    throw JobFailure.retryable("Bitrix24 is failing for this tenant (circuit open); trying again later", retryAfter: .seconds(30))
+                }
+                try await rateLimiter.acquire(limiterKey, limit: limit)
+            },
+            observe: { exchange in
+                let outage = exchange.status == 0 || exchange.status >= 500 || exchange.status == 429
+                await breakers.record(breakerKey, success: !outage || exchange.response.contains("QUERY_LIMIT_EXCEEDED"))
+                // Our bucket and the portal's drifted apart (another app on the portal): wait for it to drain.
+                if exchange.response.contains("QUERY_LIMIT_EXCEEDED") { await rateLimiter.pause(limiterKey, for: .seconds(2)) }
+                let ok = (200..<300).contains(exchange.status)
+                let entry = IntegrationLogEntry(
+                    tenantID: tenantID, integration: "bitrix24", event: event, ok: ok,
+                    request: Self.redact("\(exchange.method)\n\(exchange.request)", hiding: hidden),
+                    response: Self.redact(exchange.response, hiding: hidden),
+                    error: exchange.status == 0 ? "no answer" : "HTTP \(exchange.status)", duration: exchange.duration)
+                try? await IntegrationLogRepository(database).append(entry)
+            })
+    }
+
+    /// The secret code of an incoming-webhook URL (`…/rest/1/<code>/`).
+    static func webhookCode(_ url: String) -> String? {
+        let parts = url.split(separator: "/").map(String.init)
+        guard let rest = parts.firstIndex(of: "rest"), rest + 2 < parts.count else { return nil }
+        let code = parts[rest + 2]
+        return code.count >= 4 && !code.contains(".") ? code : nil
+    }
+
+    static func redact(_ text: String, hiding secrets: [String]) -> String {
+        var text = text
+        for secret in secrets where !secret.isEmpty {
+            text = text.replacingOccurrences(of: secret, with: SecretMask.mask(secret))
+        }
+        return text.replacingOccurrences(of: #""(auth|access_token|refresh_token)":"[^"]+""#, with: #""$1":"***""#, options: .regularExpression)
+    }
+}

@@ -1,0 +1,170 @@
+import Foundation
+import SQLKit
+import Storage
+import SwitchboardCore
+
+/// Writes CRM records into a mirror table: multi-row `INSERT … ON CONFLICT (id) DO UPDATE` statements
+/// (one round trip per few hundred rows), multi-field values replaced in the child table, all of a
+/// page in one transaction.
+public struct MirrorWriter: Sendable {
+    public let mirror: MirrorDatabase
+    public let schema: MirrorSchema
+    /// Phones in multi-fields are also stored in E.164 with this default country, so calls join to them.
+    public let defaultCountry: String
+
+    public init(mirror: MirrorDatabase, crm: String, defaultCountry: String = "RU") {
+        self.mirror = mirror
+        self.schema = MirrorSchema(mirror: mirror, crm: crm)
+        self.defaultCountry = defaultCountry
+    }
+
+    /// SQLite allows 32,766 parameters per statement, PostgreSQL 65,535; stay well below both.
+    static let maxParameters = 30_000
+    static let maxRowsPerStatement = 500
+
+    /// Upserts `records` (all of `entity`) with `columns` from the catalog; `multiValues` are each record's
+    /// multi-field values (nil when the entity has no multi-fields). Rows come back to life (`deleted_at`
+    /// cleared) when the CRM has them again.
+    public func upsert(
+        _ entity: MirrorEntity, columns: [MirrorColumn], records: [CRMRecord], multiValues: [Int64: [CRMMultiValue]]?,
+        syncedAt: Date
+    ) async throws {
+        guard !records.isEmpty else { return }
+        // Last write wins inside one page too (an id twice in a page would fail ON CONFLICT on PostgreSQL).
+        var unique: [Int64: CRMRecord] = [:]
+        for record in records { unique[record.id] = record }
+        let rows = unique.values.sorted { $0.id < $1.id }
+        let fields = columns.filter { $0.role == .field && $0.active && $0.column != "id" }
+        let labels = Dictionary(
+            columns.filter { $0.role == .label }.map { ($0.crmField, $0.column) }, uniquingKeysWith: { first, _ in first })
+        var names = ["id", "raw", "modified_at", "synced_at", "deleted_at"]
+        var types: [MirrorFieldType] = [.integer, .json, .datetime, .datetime, .datetime]
+        for field in fields {
+            names.append(field.column)
+            types.append(field.type)
+            if let label = labels[field.crmField] {
+                names.append(label)
+                types.append(.text)
+            }
+        }
+        let backend = mirror.backend
+        let synced = backend == .postgres ? MirrorValues.postgresTimestamp(syncedAt) : MirrorValues.sqliteTimestamp(syncedAt)
+        let values: [[String?]] = rows.map { record in
+            var row: [String?] = [
+                String(record.id), JSONValue.object(record.values).jsonText,
+                record.modifiedAt.map { backend == .postgres ? MirrorValues.postgresTimestamp($0) : MirrorValues.sqliteTimestamp($0) },
+                synced, nil,
+            ]
+            for field in fields {
+                let value = record.values[field.crmField]
+                row.append(MirrorValues.canonical(value, as: field.type, backend: backend))
+                if labels[field.crmField] != nil { row.append(MirrorValues.label(value, enumValues: field.enumValues)) }
+            }
+            return row
+        }
+        let perStatement = max(1, min(Self.maxRowsPerStatement, Self.maxParameters / names.count))
+        let columnNames = names
+        let table = mirror.table(entity.table)
+        let casts = types.map { backend == .postgres ? "::" + schema.sqlType($0) : "" }
+        try await mirror.database.transaction { tx in
+            for chunk in values.chunked(into: perStatement) {
+                let statement = UpsertStatement(table: table, columns: columnNames, casts: casts, rows: Array(chunk))
+                try await tx.run { sql in try await sql.execute(sql: statement) { _ in } }
+            }
+            if let multiValues { try await replaceMultiValues(entity, ids: rows.map(\.id), values: multiValues, on: tx) }
+        }
+    }
+
+    /// Replaces the multi-field values of `ids` with `values` (ids without values lose theirs).
+    func replaceMultiValues(_ entity: MirrorEntity, ids: [Int64], values: [Int64: [CRMMultiValue]], on runner: any SQLRunner) async throws {
+        let table = mirror.table(schema.multiFieldTable)
+        for chunk in ids.chunked(into: 500) {
+            let list = chunk.map(String.init).joined(separator: ",")
+            try await runner.run { sql in
+                try await sql.raw("DELETE FROM \(unsafeRaw: table) WHERE entity = \(bind: entity.name) AND entity_id IN (\(unsafeRaw: list))").run()
+            }
+        }
+        var rows: [[String?]] = []
+        for id in ids {
+            for (position, value) in (values[id] ?? []).enumerated() {
+                let e164 = value.field == "PHONE" ? PhoneNumber.e164(value.value, defaultCountry: defaultCountry) : nil
+                rows.append([entity.name, String(id), String(position), value.field, value.valueType, value.value, e164])
+            }
+        }
+        let columns = ["entity", "entity_id", "position", "field", "value_type", "value", "phone_e164"]
+        let casts = mirror.backend == .postgres ? ["", "::BIGINT", "::INTEGER", "", "", "", ""] : Array(repeating: "", count: 7)
+        for chunk in rows.chunked(into: Self.maxParameters / columns.count) {
+            let statement = UpsertStatement(table: table, columns: columns, casts: casts, rows: Array(chunk), conflict: nil)
+            try await runner.run { sql in try await sql.execute(sql: statement) { _ in } }
+        }
+    }
+
+    /// Marks rows deleted in the CRM (kept, with `deleted_at`); returns how many were live.
+    @discardableResult
+    public func markDeleted(_ entity: MirrorEntity, ids: [Int64], at date: Date) async throws -> Int {
+        var marked = 0
+        for chunk in ids.chunked(into: 500) {
+            let list = chunk.map(String.init).joined(separator: ",")
+            marked += try await execute(
+                "UPDATE \(mirror.table(entity.table)) SET deleted_at = \(timestampLiteral(date)) WHERE deleted_at IS NULL AND id IN (\(list))")
+        }
+        return marked
+    }
+
+    /// Marks deleted every live row not seen since `since` (a full run's start): the CRM no longer has it.
+    public func markUnseenDeleted(_ entity: MirrorEntity, since: Date, at date: Date) async throws -> Int {
+        try await execute(
+            "UPDATE \(mirror.table(entity.table)) SET deleted_at = \(timestampLiteral(date)) WHERE deleted_at IS NULL AND synced_at < \(timestampLiteral(since))"
+        )
+    }
+
+    /// Live (not deleted) rows in the entity's table.
+    public func liveCount(_ entity: MirrorEntity) async throws -> Int {
+        try await mirror.database.run { sql in
+            try await sql.raw("SELECT COUNT(*) AS n FROM \(unsafeRaw: mirror.table(entity.table)) WHERE deleted_at IS NULL").first()
+        }.map { try $0.decode(column: "n", as: Int.self) } ?? 0
+    }
+
+    func timestampLiteral(_ date: Date) -> String {
+        mirror.backend == .postgres ? "'\(MirrorValues.postgresTimestamp(date))'::timestamptz" : "'\(MirrorValues.sqliteTimestamp(date))'"
+    }
+
+    /// Runs an UPDATE and returns the rows it changed.
+    func execute(_ statement: String) async throws -> Int {
+        let counted = mirror.backend == .postgres ? "WITH changed AS (\(statement) RETURNING 1) SELECT COUNT(*) AS n FROM changed"
+            : statement + " RETURNING 1"
+        return try await mirror.database.run { sql in
+            if mirror.backend == .postgres {
+                return try await sql.raw(SQLQueryString(counted)).first().map { try $0.decode(column: "n", as: Int.self) } ?? 0
+            }
+            return try await sql.raw(SQLQueryString(counted)).all().count
+        }
+    }
+}
+
+/// `INSERT INTO t (…) VALUES (…), (…) [ON CONFLICT (id) DO UPDATE SET …]` with every value a bound
+/// parameter, cast on PostgreSQL to the column's type (the values are canonical text).
+struct UpsertStatement: SQLExpression {
+    let table: String
+    let columns: [String]
+    let casts: [String]
+    let rows: [[String?]]
+    var conflict: String? = "id"
+
+    func serialize(to serializer: inout SQLSerializer) {
+        let quoted = columns.map(MirrorDatabase.quote)
+        serializer.write("INSERT INTO \(table) (\(quoted.joined(separator: ", "))) VALUES ")
+        for (rowIndex, row) in rows.enumerated() {
+            serializer.write(rowIndex == 0 ? "(" : ", (")
+            for (index, value) in row.enumerated() {
+                if index > 0 { serializer.write(", ") }
+                serializer.write(bind: value)
+                serializer.write(casts[index])
+            }
+            serializer.write(")")
+        }
+        guard let conflict else { return }
+        let updates = quoted.filter { $0 != MirrorDatabase.quote(conflict) }.map { "\($0) = excluded.\($0)" }
+        serializer.write(" ON CONFLICT (\(MirrorDatabase.quote(conflict))) DO UPDATE SET \(updates.joined(separator: ", "))")
+    }
+}
