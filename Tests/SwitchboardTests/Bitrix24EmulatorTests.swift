@@ -101,6 +101,12 @@ struct Bitrix24EmulatorTests {
         let big = Self.emulator(deals: 100_000)
         let page = await Self.call(big, "crm.deal.list", ["order": ["ID": "ASC"], "filter": [">ID": 99_960], "start": -1])
         #expect(Self.ids(page) == Array(99_961...100_000))
+        let middle = await Self.call(big, "crm.deal.list", ["order": ["ID": "ASC"], "filter": [">ID": 50_000, "CATEGORY_ID": 0], "start": -1])
+        #expect(Self.ids(middle).count == 50 && Self.ids(middle).allSatisfy { $0 > 50_000 })
+        // O(page): iterated from the bound, stopped after one page, not a scan of 100k records.
+        #expect(await big.lastListExamined < 200)
+        let counted = await Self.call(big, "crm.deal.list", ["order": ["ID": "ASC"], "filter": [">ID": 50_000], "select": ["ID"]])
+        #expect(counted.body.objectValue?["total"] == 50_000 && counted.body.objectValue?["next"] == 50)
         let desc = await Self.call(big, "crm.deal.list", ["order": ["ID": "DESC"], "filter": ["<ID": 1000], "start": -1])
         #expect(Self.ids(desc) == Array((950...999).reversed()))
     }
@@ -221,11 +227,16 @@ struct Bitrix24EmulatorTests {
         let tooMany = await Self.call(emulator, "batch", ["cmd": .object(many)])
         #expect(tooMany.status == 400 && Self.error(tooMany) == "ERROR_BATCH_LENGTH_EXCEEDED")
 
-        let halted = await Self.call(emulator, "batch", ["halt": 1, "cmd": ["a": "crm.deal.get?id=999", "b": "crm.deal.get?id=1", "c": "batch?cmd[x]=crm.deal.get"]])
+        // Written as text: JSONEncoder would put the keys of a dictionary in any order.
+        func sendHalt(_ halt: Int) async -> Bitrix24Emulator.Answer {
+            await emulator.handle(method: "POST", path: "/rest/1/\(Self.code)/batch.json", query: [], headers: ["content-type": "application/json"],
+                                  body: #"{"halt":\#(halt),"cmd":{"a":"crm.deal.get?id=999","b":"crm.deal.get?id=1","c":"batch?cmd[x]=crm.deal.get"}}"#)
+        }
+        let halted = await sendHalt(1)
         let haltedResult = try #require(halted.body.objectValue?["result"]?.objectValue)
         #expect(haltedResult["result"] == [] && haltedResult["result_error"]?.objectValue?.keys.sorted() == ["a"])
         #expect(haltedResult["result_error"]?.objectValue?["a"] == ["error": "", "error_description": "Not found"])
-        let full = await Self.call(emulator, "batch", ["halt": 0, "cmd": ["a": "crm.deal.get?id=999", "b": "crm.deal.get?id=1", "c": "batch?cmd[x]=crm.deal.get"]])
+        let full = await sendHalt(0)
         let fullResult = try #require(full.body.objectValue?["result"]?.objectValue)
         #expect(fullResult["result"]?.objectValue?.keys.sorted() == ["b"])
         #expect(fullResult["result_error"]?.objectValue?["c"]?.objectValue?["error"] == "ERROR_BATCH_METHOD_NOT_ALLOWED")
@@ -452,6 +463,7 @@ struct Bitrix24EmulatorTests {
         // The receiver is gone: the next delivery fails and is counted, never retried.
         await emulator.deleteRecord(entity: .contact, id: 2)
         let token = await emulator.issueAccessToken()
+        await emulator.configure(deliveryTimeout: 0.5)
         await Self.call(emulator, "event.bind", ["event": "ONCRMDEALDELETE", "handler": "http://127.0.0.1:1/dead"], token: token)
         await emulator.deleteRecord(entity: .deal, id: 9)
         await emulator.flushDeliveries()

@@ -33,6 +33,9 @@ public actor Bitrix24Emulator {
     /// Real portals refuse telephony methods called through an incoming webhook (`WRONG_AUTH_TYPE`);
     /// some older portals allowed it — set this to emulate those.
     public private(set) var allowTelephonyViaWebhook: Bool
+    /// How long one online delivery may take before it counts as lost (AsyncHTTPClient keeps retrying a
+    /// refused connection until then).
+    public private(set) var deliveryTimeout: Double = 5
 
     let clock: @Sendable () -> Double
     var generator: B24Generator
@@ -54,6 +57,8 @@ public actor Bitrix24Emulator {
     public private(set) var rejectedCount = 0
     /// Executed requests per whole second of the clock, for load drills.
     public private(set) var requestsPerSecond: [Int: Int] = [:]
+    /// Records the last `crm.*.list` examined (test inspection: a `>ID` keyset page costs about one page, not the table).
+    public internal(set) var lastListExamined = 0
     /// Every method executed, batch sub-calls included (`crm.deal.list`, `batch`, …).
     public internal(set) var methodCalls: [String] = []
     var injected: [(status: Int, error: String, description: String)] = []
@@ -115,8 +120,9 @@ public actor Bitrix24Emulator {
         }
     }
 
-    /// Changes the leaky bucket or the webhook telephony rule (test control).
-    public func configure(drainPerSecond: Double? = nil, burst: Double? = nil, allowTelephonyViaWebhook: Bool? = nil) {
+    /// Changes the leaky bucket, the webhook telephony rule or the delivery timeout (test control).
+    public func configure(drainPerSecond: Double? = nil, burst: Double? = nil, allowTelephonyViaWebhook: Bool? = nil, deliveryTimeout: Double? = nil) {
+        if let deliveryTimeout { self.deliveryTimeout = deliveryTimeout }
         if let drainPerSecond { self.drainPerSecond = drainPerSecond }
         if let burst { self.burst = burst }
         if let allowTelephonyViaWebhook { self.allowTelephonyViaWebhook = allowTelephonyViaWebhook }

@@ -136,9 +136,10 @@ extension Bitrix24Emulator {
             let body = FormURLEncoding.encode(pairs)
             let handler = binding.handler
             let number = nextDeliveryID
+            let timeout = deliveryTimeout
             nextDeliveryID += 1
             pendingDeliveries[number] = Task {
-                let status = await Self.post(handler, body: body)
+                let status = await Self.post(handler, body: body, timeout: timeout)
                 await self.delivered(number, Delivery(event: event, handler: handler, body: body, status: status))
             }
         }
@@ -157,7 +158,7 @@ extension Bitrix24Emulator {
         }
     }
 
-    private static func post(_ url: String, body: String) async -> Int? {
+    private static func post(_ url: String, body: String, timeout: Double) async -> Int? {
         var request = HTTPClientRequest(url: url)
         request.method = .POST
         request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
@@ -165,7 +166,7 @@ extension Bitrix24Emulator {
         request.headers.add(name: "Connection", value: "close")
         request.body = .bytes(ByteBuffer(string: body))
         do {
-            let response = try await HTTPClient.shared.execute(request, timeout: .seconds(5))
+            let response = try await HTTPClient.shared.execute(request, timeout: .milliseconds(Int64(timeout * 1000)))
             _ = try? await response.body.collect(upTo: 1 << 20)
             return Int(response.status.code)
         } catch {

@@ -197,7 +197,10 @@ extension Bitrix24Emulator {
 
         let (range, only) = idBounds(conditions, maxID: maxID(entity))
         let others = conditions
+        var examined = 0
+        defer { lastListExamined = examined }
         func accept(_ id: Int, _ core: inout B24Generator.Core?, _ full: inout [String: JSONValue]?) -> Bool {
+            examined += 1
             guard exists(entity, id) else { return false }
             return others.allSatisfy { matches($0, cell(entity, id, $0.field, core: &core, full: &full)) }
         }
