@@ -105,6 +105,12 @@ struct Bitrix24EmulatorTests {
         #expect(Self.ids(middle).count == 50 && Self.ids(middle).allSatisfy { $0 > 50_000 })
         // O(page): iterated from the bound, stopped after one page, not a scan of 100k records.
         #expect(await big.lastListExamined < 200)
+        // A DATE_MODIFY filter scans, but cheaply (the modify time comes from the seed without building records).
+        let cutoff = "2025-06-01T00:00:00+03:00"
+        let recent = await Self.call(big, "crm.deal.list", ["order": ["ID": "ASC"], "filter": [">=DATE_MODIFY": .string(cutoff)], "select": ["ID", "DATE_MODIFY"]])
+        let recentTotal = try #require(recent.body.objectValue?["total"]?.intValue)
+        #expect(recentTotal > 1000 && recentTotal < 100_000)
+        #expect(Self.rows(recent).allSatisfy { ISO8601DateFormatter().date(from: $0["DATE_MODIFY"]!.stringValue!)! >= ISO8601DateFormatter().date(from: cutoff)! })
         let counted = await Self.call(big, "crm.deal.list", ["order": ["ID": "ASC"], "filter": [">ID": 50_000], "select": ["ID"]])
         #expect(counted.body.objectValue?["total"] == 50_000 && counted.body.objectValue?["next"] == 50)
         let desc = await Self.call(big, "crm.deal.list", ["order": ["ID": "DESC"], "filter": ["<ID": 1000], "start": -1])

@@ -140,7 +140,7 @@ extension Bitrix24Emulator {
             nextDeliveryID += 1
             pendingDeliveries[number] = Task {
                 let status = await Self.post(handler, body: body, timeout: timeout)
-                await self.delivered(number, Delivery(event: event, handler: handler, body: body, status: status))
+                self.delivered(number, Delivery(event: event, handler: handler, body: body, status: status))
             }
         }
     }

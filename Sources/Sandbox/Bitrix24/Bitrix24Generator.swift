@@ -44,10 +44,8 @@ struct B24Generator: Sendable {
         let roll = Self.unit(&r)
         let stage = roll < 0.12 ? stages[stages.count - 2] : roll < 0.2 ? stages[stages.count - 1] : stages[Int(r.next() % UInt64(stages.count - 2))]
         let assigned = 1 + Int(r.next() % UInt64(B24Catalog.users.count))
-        let sources = B24Catalog.statuses("SOURCE").map(\.statusID)
-        let source = sources[Int(r.next() % UInt64(sources.count))]
-        let statuses = B24Catalog.statuses("STATUS").map(\.statusID)
-        let status = statuses[Int(r.next() % UInt64(statuses.count))]
+        let source = Self.pick(B24Catalog.sourceIDs, &r)
+        let status = Self.pick(B24Catalog.leadStatusIDs, &r)
         return Core(created: created, modified: modified, category: category, stage: stage, assigned: assigned, source: source, status: status)
     }
 

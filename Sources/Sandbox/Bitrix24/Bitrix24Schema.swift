@@ -140,7 +140,17 @@ enum B24Catalog {
     }()
 
     static func statuses(_ entity: String) -> [B24Status] { statuses.filter { $0.entityID == entity } }
-    static func stages(category: Int) -> [String] { statuses(category == 0 ? "DEAL_STAGE" : "DEAL_STAGE_\(category)").map(\.statusID) }
+    static func stages(category: Int) -> [String] {
+        switch category {
+        case 0: defaultStages
+        case 1: pipelineStages
+        default: []
+        }
+    }
+    static let defaultStages = statuses("DEAL_STAGE").map(\.statusID)
+    static let pipelineStages = statuses("DEAL_STAGE_1").map(\.statusID)
+    static let sourceIDs = statuses("SOURCE").map(\.statusID)
+    static let leadStatusIDs = statuses("STATUS").map(\.statusID)
     static let categories: [(id: Int, name: String, sort: Int)] = [(0, "Общая", 100), (1, "Оптовые продажи", 200)]
 
     /// The standard (non-UF) fields of an entity, in Bitrix24's order.
