@@ -3,7 +3,7 @@ import ServiceLifecycle
 import Hummingbird
 import SwitchboardCore
 
-/// Serves an emulator over HTTP on loopback (tests and `switchboard demo`).
+/// Serves an emulator (RetailCRM, Bitrix24) over HTTP on loopback (tests and `switchboard demo`).
 public enum SandboxServer {
     /// The router that forwards every request to the RetailCRM emulator.
     public static func router(retailCRM emulator: RetailCRMEmulator) -> Router<BasicRequestContext> {
@@ -44,10 +44,53 @@ public enum SandboxServer {
     public static func withRetailCRM<R: Sendable>(
         _ emulator: RetailCRMEmulator, port: Int = 0, _ body: @Sendable (String) async throws -> R
     ) async throws -> R {
+        try await runOnLoopback(router: router(retailCRM: emulator), serverName: "RetailCRM-Sandbox", port: port, body)
+    }
+
+    /// The router that forwards every request (`/rest/**`, `/oauth/token/`, `/sandbox/state`) to the Bitrix24 emulator.
+    public static func router(bitrix24 emulator: Bitrix24Emulator) -> Router<BasicRequestContext> {
+        let router = Router()
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            let body = try await request.body.collect(upTo: 8 << 20)
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            if let authority = request.head.authority { headers["host"] = authority }
+            let query = (try? FormURLEncoding.decode(request.uri.query ?? "")) ?? []
+            let answer = await emulator.handle(
+                method: request.method.rawValue, path: request.uri.path, query: query, headers: headers,
+                body: String(buffer: body))
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.withoutEscapingSlashes]
+            return Response(
+                status: .init(code: answer.status), headers: [.contentType: "application/json; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(answer.body))))
+        }
+        router.get("**", use: handler)
+        router.post("**", use: handler)
+        return router
+    }
+
+    /// Runs the Bitrix24 emulator on `127.0.0.1` while `body` runs; `body` gets the server root
+    /// (`http://127.0.0.1:<port>`): the incoming webhook is `\(base)/rest/1/<webhookCode>/`, OAuth tokens at
+    /// `\(base)/oauth/token/`, app calls at `\(base)/rest/<method>?auth=…`.
+    public static func withBitrix24<R: Sendable>(
+        _ emulator: Bitrix24Emulator, port: Int = 0, _ body: @Sendable (String) async throws -> R
+    ) async throws -> R {
+        try await runOnLoopback(router: router(bitrix24: emulator), serverName: "Bitrix24-Sandbox", port: port) { base in
+            await emulator.setBaseURL(base)
+            return try await body(base)
+        }
+    }
+
+    /// Serves any `router` on `127.0.0.1` (port 0 picks a free one) while `body` runs, then shuts down
+    /// gracefully; `body` gets the base URL. Tests use it for small receivers (event handlers).
+    public static func runOnLoopback<R: Sendable>(
+        router: Router<BasicRequestContext>, serverName: String, port: Int, _ body: @Sendable (String) async throws -> R
+    ) async throws -> R {
         let (ports, portSink) = AsyncStream.makeStream(of: Int.self)
         let app = Application(
-            router: router(retailCRM: emulator),
-            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: "RetailCRM-Sandbox"),
+            router: router,
+            configuration: .init(address: .hostname("127.0.0.1", port: port), serverName: serverName),
             onServerRunning: { channel in
                 portSink.yield(channel.localAddress?.port ?? port)
                 portSink.finish()
