@@ -125,6 +125,7 @@ let package = Package(
             dependencies: [
                 "SwitchboardCore",
                 "RetailCRM",
+                "Bitrix24",
                 "Asterisk",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

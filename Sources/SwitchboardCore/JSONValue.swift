@@ -11,14 +11,15 @@ public enum JSONValue: Sendable, Hashable, Codable {
 
     public init(from decoder: any Decoder) throws {
         let container = try decoder.singleValueContainer()
+        // Strings first: CRM payloads are mostly strings, and every miss here is a thrown error.
         if container.decodeNil() {
             self = .null
+        } else if let value = try? container.decode(String.self) {
+            self = .string(value)
         } else if let value = try? container.decode(Bool.self) {
             self = .bool(value)
         } else if let value = try? container.decode(Double.self) {
             self = .number(value)
-        } else if let value = try? container.decode(String.self) {
-            self = .string(value)
         } else if let value = try? container.decode([JSONValue].self) {
             self = .array(value)
         } else {
@@ -98,16 +99,12 @@ extension JSONValue: ExpressibleByDictionaryLiteral, ExpressibleByArrayLiteral, 
 
 extension JSONValue {
     /// Compact JSON text (keys sorted, slashes unescaped) — for storing in a column or a request body.
-    public var jsonText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        // Encoding a JSONValue cannot fail except for non-finite numbers, which JSON cannot hold.
-        return (try? encoder.encode(self)).map { String(decoding: $0, as: UTF8.self) } ?? "null"
-    }
+    /// Non-finite numbers, which JSON cannot hold, are written as `null`.
+    public var jsonText: String { JSONText.serialize(self) }
 
     /// Parses JSON text; nil when it is not JSON.
     public init?(jsonText: some StringProtocol) {
-        guard let value = try? JSONDecoder().decode(JSONValue.self, from: Data(jsonText.utf8)) else { return nil }
+        guard let value = JSONText.parse(jsonText) else { return nil }
         self = value
     }
 }

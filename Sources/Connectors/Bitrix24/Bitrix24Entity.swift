@@ -1,7 +1,7 @@
 import SwitchboardCore
 
 /// The CRM entities Switchboard mirrors and listens to, with their REST and event names.
-public enum Bitrix24Entity: String, Sendable, CaseIterable {
+public enum Bitrix24Entity: String, Sendable, CaseIterable, Codable {
     case deal, contact, lead, company
 
     /// The method prefix: `crm.deal`.

@@ -98,17 +98,17 @@ public struct Bitrix24MirrorSource: MirrorSource {
         var commands: [Bitrix24Command] = []
         for index in 0..<pages {
             var pageFilter = filter
-            if index > 0 { pageFilter[">ID"] = .string("$result[p\(index - 1)][49][ID]") }
+            if index > 0 { pageFilter[">ID"] = .string("$result[\(Self.pageKey(index - 1))][49][ID]") }
             commands.append(Bitrix24Command(
-                key: "p\(index)", method: "\(crmEntity.methodPrefix).list",
+                key: Self.pageKey(index), method: "\(crmEntity.methodPrefix).list",
                 params: ["order": ["ID": "ASC"], "filter": .object(pageFilter), "select": .array(select), "start": -1]))
         }
         let answer = try await client.batch(commands, halt: true)
         var records: [CRMRecord] = []
         for index in 0..<pages {
-            if let error = answer.errors["p\(index)"] { throw error }
-            guard let rows = answer.results["p\(index)"]?.arrayValue else {
-                throw Bitrix24Error(status: 200, code: "", message: "batch answered no rows for page p\(index)")
+            if let error = answer.errors[Self.pageKey(index)] { throw error }
+            guard let rows = answer.results[Self.pageKey(index)]?.arrayValue else {
+                throw Bitrix24Error(status: 200, code: "", message: "batch answered no rows for page \(Self.pageKey(index))")
             }
             records += try rows.map(Self.record)
             // A short page is the end; later pages referred to a row that does not exist and mean nothing.
@@ -159,6 +159,10 @@ public struct Bitrix24MirrorSource: MirrorSource {
     }
 
     // MARK: helpers
+
+    /// `p00`, `p01`…: a batch runs its commands in the order the JSON body lists them, and the body's keys
+    /// are sorted — so the names must sort in page order, or a page would refer to one not read yet.
+    static func pageKey(_ index: Int) -> String { index < 10 ? "p0\(index)" : "p\(index)" }
 
     static func entity(_ entity: MirrorEntity) throws -> Bitrix24Entity {
         guard let crmEntity = Bitrix24Entity(rawValue: entity.name) else {

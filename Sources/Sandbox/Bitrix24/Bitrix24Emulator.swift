@@ -1,3 +1,4 @@
+import Bitrix24
 import Foundation
 import SwitchboardCore
 

@@ -1,3 +1,4 @@
+import Bitrix24
 import Foundation
 import SwitchboardCore
 
@@ -176,7 +177,9 @@ extension Bitrix24Emulator {
             default: break
             }
         }
-        return (low...max(low - 1, high), only)
+        // Nothing can match (e.g. `>ID` of the last id): an empty set, not an inverted range.
+        guard low <= high else { return (1...1, []) }
+        return (low...high, only)
     }
 
     func list(_ entity: Bitrix24Entity, _ params: [String: JSONValue]) -> Outcome {

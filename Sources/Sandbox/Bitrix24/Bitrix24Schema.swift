@@ -1,11 +1,10 @@
+import Bitrix24
 import SwitchboardCore
 
-/// The CRM entities the Bitrix24 emulator serves (an emulator for tests and the demo, never a real CRM).
-public enum Bitrix24Entity: String, Sendable, CaseIterable, Codable {
-    case deal, contact, lead, company
-
+/// What the emulator needs of the CRM entities it serves, beyond the connector's names.
+extension Bitrix24Entity {
     /// `DEAL`, `CONTACT`, … as in event names (`ONCRMDEALADD`).
-    public var upper: String { rawValue.uppercased() }
+    var upper: String { rawValue.uppercased() }
     /// Mixed into the seed so each entity has its own values.
     var salt: UInt64 {
         switch self {

@@ -9,6 +9,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     OpsController(services: services).register(on: router)
     TelephonyController(services: services).register(on: router)
     RetailCRMCallbackController(services: services).register(on: router)
+    Bitrix24HookController(services: services).register(on: router)
 
     let api = router.group("api/v1").add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
     AuthController(services: services).register(on: api)
@@ -23,6 +24,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     ScheduleController(services: services).register(on: tenant)
     CallController(services: services).register(on: tenant)
     SyncController(services: services).register(on: tenant)
+    WebhookController(services: services).register(on: tenant)
     LogController(services: services).register(on: tenant)
     return router
 }

@@ -116,7 +116,12 @@ public enum OpenAPIDocument {
             summary: "Send completed calls (ids, or from/to) to the CRMs again; steps already delivered are skipped",
             tag: "calls", auth: .tenant, body: object(["ids": "array", "from": "string", "to": "string", "integration": "string"]), success: 202),
         .init(method: "get", path: "/api/v1/tenants/{tenant}/logs", summary: "Integration log, newest first (filters: integration, status, before, limit)", tag: "logs", auth: .tenant),
-    ] + syncOperations
+    ] + syncOperations + [
+        .init(
+            method: "post", path: "/hooks/bitrix24/{tenant}",
+            summary: "Bitrix24 events (form-encoded; auth[application_token] checked): ONCRM{DEAL,CONTACT,LEAD,COMPANY}{ADD,UPDATE,DELETE} re-read into the mirror",
+            tag: "crm-callbacks", auth: .none),
+    ]
 
     /// The CRM mirror, in seed 001's shapes (entity: deal, contact, lead, company, status, category, user).
     static let syncOperations: [Operation] = [
@@ -135,6 +140,14 @@ public enum OpenAPIDocument {
                 ["entity_type": "string", "integration": "string", "enabled": "boolean", "sync_interval_minutes": "integer", "webhook_enabled": "boolean"],
                 required: ["entity_type"])),
         .init(method: "get", path: "/api/v1/tenants/{tenant}/sync/logs", summary: "Past sync runs, newest first (filters: entity, limit)", tag: "sync", auth: .tenant),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/webhooks/register",
+            summary: "Bind Switchboard's Bitrix24 event handler (query handler_base_url, default the public URL); needs an installed app",
+            tag: "sync", auth: .tenant),
+        .init(
+            method: "delete", path: "/api/v1/tenants/{tenant}/webhooks/unregister", summary: "Unbind Switchboard's Bitrix24 event handler",
+            tag: "sync", auth: .tenant),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/webhooks/registered", summary: "Event handlers registered on the portal", tag: "sync", auth: .tenant),
     ]
 
     /// The seed's PBX events, under `/telephony/events/` and as bare aliases for existing dialplans.

@@ -246,7 +246,7 @@ public enum ControlMigrations {
                     entity TEXT NOT NULL,
                     enabled \(t.bool) NOT NULL DEFAULT TRUE,
                     interval_minutes INTEGER NOT NULL DEFAULT 30,
-                    webhook_enabled \(t.bool) NOT NULL DEFAULT FALSE,
+                    webhook_enabled \(t.bool) NOT NULL DEFAULT TRUE,
                     state TEXT NOT NULL DEFAULT 'idle',
                     mode TEXT,
                     job_id TEXT,

@@ -12,7 +12,8 @@ public struct SyncState: Sendable, Equatable, Codable {
     public var entity: String
     public var enabled = true
     public var intervalMinutes = 30
-    public var webhookEnabled = false
+    /// Whether CRM events for this entity are applied (on by default: events are how the mirror stays fresh).
+    public var webhookEnabled = true
     public var phase: Phase = .idle
     /// `full` or `incremental` — the run in progress or the last one.
     public var mode: String?

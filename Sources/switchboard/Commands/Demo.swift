@@ -33,6 +33,8 @@ struct Demo: AsyncParsableCommand {
         let check = check
         // The emulated RetailCRM account and PBX (Sandbox): never a real CRM or phone system.
         let retailCRM = RetailCRMEmulator()
+        // The emulated Bitrix24 portal: 100,000 deals and more, generated on demand from a seed.
+        let bitrix24 = Bitrix24Emulator(deals: 100_000, contacts: 8_000, leads: 6_000, companies: 1_500, seed: 2026)
         let pbx = PBXSimulator(username: "switchboard", secret: "demo-ami-secret-123", endpoints: ["100", "101", "102"])
         await pbx.onOriginate { action in
             // Click-to-call: the manager picks up, then the customer answers.
@@ -41,9 +43,12 @@ struct Demo: AsyncParsableCommand {
         }
         try await PBXSimulator.run(pbx) { pbxPort in
             try await SandboxServer.withRetailCRM(retailCRM) { retailCRMBase in
+              try await SandboxServer.withBitrix24(bitrix24) { bitrix24Base in
                 try await ServerRunner.run(
                     runtime: runtime,
-                    prepare: { services in seeded.value = try await DemoSeed.seed(services, retailCRM: retailCRMBase, pbxPort: pbxPort) },
+                    prepare: { services in
+                        seeded.value = try await DemoSeed.seed(services, retailCRM: retailCRMBase, pbxPort: pbxPort, bitrix24: bitrix24Base)
+                    },
                     onRunning: { services, boundPort in
                         let base = "http://\(services.settings.host):\(boundPort)"
                         var health = "not checked"
@@ -53,7 +58,10 @@ struct Demo: AsyncParsableCommand {
                         }
                         // Registers the module first: the emulated RetailCRM refuses telephony until a module is active.
                         let accountURL = await DemoSeed.registerModule(services, base: base, seeded: seeded.value)
+                        // Bitrix24 pushes its events to us, as an outgoing webhook set up in the portal would.
+                        await DemoSeed.connectBitrix24Events(services, emulator: bitrix24, base: base, seeded: seeded.value)
                         if !seeded.value.reused {
+                            await DemoSeed.startMirror(services, seeded: seeded.value)
                             await DemoSeed.placeSampleCalls(base: base, pbxToken: seeded.value.pbxToken)
                             // And one call seen over AMI, once the PBX connection is up.
                             Task {
@@ -62,10 +70,11 @@ struct Demo: AsyncParsableCommand {
                             }
                         }
                         DemoSeed.printGuide(
-                            seeded.value, base: base, retailCRM: retailCRMBase, pbxPort: pbxPort, dataDir: directory, health: check ? health : nil,
-                            accountURL: accountURL)
+                            seeded.value, base: base, retailCRM: retailCRMBase, bitrix24: bitrix24Base, pbxPort: pbxPort, dataDir: directory,
+                            health: check ? health : nil, accountURL: accountURL)
                     },
                     exitWhenReady: check)
+              }
             }
         }
     }

@@ -1,8 +1,10 @@
 import AsyncHTTPClient
 import Foundation
 import Jobs
+import Mirror
 import NIOCore
 import RetailCRM
+import Sandbox
 import Server
 import Telephony
 import Storage
@@ -19,7 +21,11 @@ enum DemoSeed {
         var apiToken = ""
         var reused = false
         var clientID = ""
+        var tenantID = ""
     }
+
+    /// The demo portal's outgoing-webhook token (what Bitrix24 shows when the webhook is created).
+    static let bitrix24ApplicationToken = "demo-bitrix24-application-token"
 
     final class Box: Sendable {
         private let storage = Mutex(Seeded())
@@ -29,7 +35,7 @@ enum DemoSeed {
         }
     }
 
-    static func seed(_ services: AppServices, retailCRM: String, pbxPort: Int) async throws -> Seeded {
+    static func seed(_ services: AppServices, retailCRM: String, pbxPort: Int, bitrix24: String) async throws -> Seeded {
         var seeded = Seeded()
         seeded.clientID = "\(seeded.tenant).sandbox-client"
         if let existing = try await services.stores.tenants.find(seeded.tenant) {
@@ -40,8 +46,10 @@ enum DemoSeed {
             _ = try await services.stores.integrations.save(
                 tenantID: existing.id, kind: .asterisk,
                 change: .init(settings: ["host": .string("127.0.0.1"), "port": .number(Double(pbxPort))]))
+            _ = try await services.stores.integrations.save(tenantID: existing.id, kind: .bitrix24, change: bitrix24Change(bitrix24))
             // A kept --data-dir: reuse it, with fresh credentials so the guide still works.
             seeded.reused = true
+            seeded.tenantID = existing.id
             seeded.pbxToken = try await services.stores.tenants.pbxToken(id: existing.id)
             seeded.apiToken = try await services.stores.apiTokens.issue(tenantID: existing.id, name: "demo", scope: .write).plaintext
             seeded.password = Identifiers.randomToken(prefix: "", bytes: 12)
@@ -54,6 +62,7 @@ enum DemoSeed {
             database: services.database, secrets: services.secrets, slug: seeded.tenant, name: "Демо-компания / Demo Company")
         seeded.pbxToken = created.pbxToken
         seeded.apiToken = created.apiTokenPlaintext
+        seeded.tenantID = created.tenant.id
         seeded.password = Identifiers.randomToken(prefix: "", bytes: 12)
         _ = try await services.stores.users.create(
             email: seeded.email, role: .superAdmin, tenantID: nil,
@@ -74,6 +83,8 @@ enum DemoSeed {
             tenantID: created.tenant.id, integration: .retailcrm,
             with: [ManagerExtension(crmUserID: "18", extensionNumber: "100", crmUserName: "Анна Смирнова"),
                    ManagerExtension(crmUserID: "19", extensionNumber: "101", crmUserName: "Борис Иванов")])
+        // Bitrix24: the Sandbox portal (never a real one), reached by an incoming-webhook URL; mirrored below.
+        _ = try await services.stores.integrations.save(tenantID: created.tenant.id, kind: .bitrix24, change: bitrix24Change(bitrix24))
         // A recurring job on the tenant's clock: a nightly connection test of the PBX at 03:00 Moscow time.
         let now = Date.storageNow
         try await services.stores.schedules.save(
@@ -84,6 +95,26 @@ enum DemoSeed {
         _ = try await services.jobs.enqueue(
             .init(kind: StandardJobs.integrationTest, tenantID: created.tenant.id, payload: ["kind": "asterisk"], maxAttempts: 3))
         return seeded
+    }
+
+    static func bitrix24Change(_ base: String) -> IntegrationRepository.Change {
+        .init(
+            enabled: true, settings: ["portal_url": .string(base)],
+            secrets: ["webhook_url": .some("\(base)/rest/1/sandboxwebhookcode/"), "application_token": .some(bitrix24ApplicationToken)])
+    }
+
+    /// Queues a full mirror of every Bitrix24 entity (deals last: 100,000 of them take a while).
+    static func startMirror(_ services: AppServices, seeded: Seeded) async {
+        for entity in ["status", "category", "user", "company", "contact", "lead", "deal"] {
+            _ = try? await services.jobs.enqueue(MirrorJobs.syncJob(tenantID: seeded.tenantID, crm: "bitrix24", entity: entity, mode: "full"))
+        }
+    }
+
+    /// Points the emulated portal's outgoing webhook at this server, so changes made there arrive as events.
+    static func connectBitrix24Events(_ services: AppServices, emulator: Bitrix24Emulator, base: String, seeded: Seeded) async {
+        let events = ["DEAL", "CONTACT", "LEAD", "COMPANY"].flatMap { entity in ["ADD", "UPDATE", "DELETE"].map { "ONCRM\(entity)\($0)" } }
+        await emulator.addOutgoingWebhook(
+            handler: "\(base)/hooks/bitrix24/\(seeded.tenantID)", events: events, applicationToken: bitrix24ApplicationToken)
     }
 
     /// Registers Switchboard's telephony module in the emulated RetailCRM (callbacks to `base`, the
@@ -123,7 +154,7 @@ enum DemoSeed {
     }
 
     static func printGuide(
-        _ seeded: Seeded, base: String, retailCRM: String, pbxPort: Int, dataDir: String, health: String?, accountURL: String?
+        _ seeded: Seeded, base: String, retailCRM: String, bitrix24: String, pbxPort: Int, dataDir: String, health: String?, accountURL: String?
     ) {
         let tenant = seeded.tenant
         // Written straight to the file handle so it appears at once even when stdout is a pipe.
@@ -133,6 +164,7 @@ enum DemoSeed {
             Data: \(dataDir) (embedded SQLite)\(seeded.reused ? " — reused; new credentials issued" : "")
             \(health.map { "Health check: \($0)\n" } ?? "")
             RetailCRM        \(retailCRM)  (Sandbox emulator; what it received: \(retailCRM)/sandbox/state)
+            Bitrix24         \(bitrix24)  (Sandbox emulator, 100,000 deals; what it holds: \(bitrix24)/sandbox/state)
             PBX (AMI)        127.0.0.1:\(pbxPort)  (Sandbox simulator; calls are tracked from its events)
             Admin login      \(seeded.email) / \(seeded.password)
             Tenant           \(tenant)  (PBX token \(seeded.pbxToken))
@@ -162,6 +194,11 @@ enum DemoSeed {
               curl -s -H "Authorization: Bearer $TOKEN" \(base)/stats                # gateway cache hits/misses, breakers, queue depth
               curl -s -H "Authorization: Bearer $TOKEN" \(base)/api/v1/tenants/\(tenant)/schedules   # recurring jobs (cron, tenant time zone)
               curl -s -H "Authorization: Bearer $TOKEN" -X POST \(base)/api/v1/tenants/\(tenant)/schedules -d '{"name":"hourly prune","kind":"jobs.prune","every_seconds":3600}'
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/sync/status   # the Bitrix24 mirror filling up: rows, %, rate, ETA
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/sync/logs
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/sync/start/deal -d '{"sync_type":"incremental"}'
+              swift run switchboard sync status \(tenant) --data-dir \(dataDir)    # the same, from the CLI (sync run \(tenant) deal --full: with a progress bar)
+              sqlite3 \(dataDir)/mirrors/\(seeded.tenantID).sqlite 'SELECT stage_id_label, COUNT(*), SUM(opportunity) FROM bitrix24_deals GROUP BY 1'
               curl -s \(base)/openapi.json
 
 

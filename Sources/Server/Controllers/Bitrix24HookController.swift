@@ -1,0 +1,87 @@
+import Bitrix24
+import Foundation
+import Hummingbird
+import Jobs
+import Mirror
+import NIOCore
+import Storage
+import SwitchboardCore
+
+/// `POST /hooks/bitrix24/{tenant}`: events Bitrix24 pushes — form-encoded with PHP bracket keys
+/// (`event=ONCRMDEALUPDATE&data[FIELDS][ID]=7&auth[application_token]=…`). Bitrix24 signs nothing: the
+/// `application_token` (shown when the outgoing webhook is created, or sent to an app at install) is the
+/// credential, compared in constant time with the integration's secret `application_token`.
+///
+/// Bitrix24 never retries and throttles slow handlers, so the answer comes after one insert: the record
+/// is re-read by a `mirror.apply` job. Offline events (`event.offline.get`) are the lossless path beside it.
+struct Bitrix24HookController {
+    let services: AppServices
+
+    /// Event bodies are a few hundred bytes; anything near this is not Bitrix24.
+    static let maxBody = 64 * 1024
+
+    func register(on router: Router<AppRequestContext>) {
+        router.post("hooks/bitrix24/{tenant}", use: event)
+    }
+
+    @Sendable func event(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let buffer: ByteBuffer
+        do {
+            buffer = try await request.body.collect(upTo: Self.maxBody)
+        } catch {
+            throw SwitchboardError(.tooLarge, code: "body_too_large", message: "an event body exceeds \(Self.maxBody) bytes", field: "body")
+        }
+        let text = String(buffer: buffer)
+        // The docs render events as JSON for readability; what Bitrix24 sends is a form. Both are read.
+        let fields: [String: JSONValue]
+        if text.first == "{" {
+            guard let object = JSONValue(jsonText: text)?.objectValue else { throw SwitchboardError.invalid("body", "the body is not valid JSON") }
+            fields = object
+        } else {
+            fields = try FormURLEncoding.decodeNested(text)
+        }
+        guard let event = fields["event"]?.stringValue, !event.isEmpty else {
+            throw SwitchboardError.invalid("event", "the body names no event (expected a Bitrix24 event form: event=ONCRMDEALUPDATE&…)")
+        }
+        let token = fields["auth"]?.objectValue?["application_token"]?.stringValue
+        let (tenant, _) = try await verify(tenant: try context.parameters.require("tenant"), token: token)
+        var log = context.logger
+        log[metadataKey: "tenant_id"] = "\(tenant.id)"
+        log[metadataKey: "event"] = "\(event)"
+        guard let (entity, change) = Bitrix24Entity.parse(event: event) else {
+            log.info("bitrix24 event ignored: not one Switchboard handles")
+            return try JSONResponse.make(HookAnswer(status: "ignored", reason: "event \(event) is not handled"))
+        }
+        let idValue = fields["data"]?.objectValue?["FIELDS"]?.objectValue?["ID"]
+        guard let id = idValue?.stringValue.flatMap({ Int64($0) }) ?? idValue?.intValue.map(Int64.init), id > 0 else {
+            throw SwitchboardError.invalid("data[FIELDS][ID]", "the event carries no record id")
+        }
+        let state = try await services.stores.syncStates.load(tenantID: tenant.id, integration: "bitrix24", entity: entity.rawValue)
+        guard state.webhookEnabled else {
+            return try JSONResponse.make(HookAnswer(status: "ignored", reason: "events for \(entity.rawValue) are turned off (sync config webhook_enabled)"))
+        }
+        let (job, _) = try await services.jobs.enqueue(MirrorJobs.applyJob(tenantID: tenant.id, crm: "bitrix24", entity: entity.rawValue, ids: [id]))
+        log.debug("bitrix24 event accepted", metadata: ["change": "\(change)", "record_id": "\(id)", "job_id": "\(job.id)"])
+        return try JSONResponse.make(HookAnswer(status: "accepted", jobID: job.id))
+    }
+
+    /// The tenant and its Bitrix24 integration, when `token` is its application token; 401 otherwise
+    /// (the same answer for an unknown tenant, so the route reveals nothing).
+    private func verify(tenant idOrSlug: String, token: String?) async throws -> (Tenant, Integration) {
+        let refused = SwitchboardError(
+            .unauthorized, code: "invalid_application_token", message: "auth[application_token] is missing or wrong",
+            field: "auth[application_token]")
+        guard let token, !token.isEmpty, let tenant = try await services.stores.tenants.find(idOrSlug),
+            let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .bitrix24), integration.enabled,
+            let expected = integration.secrets["application_token"], Identifiers.constantTimeEquals(expected, token)
+        else { throw refused }
+        return (tenant, integration)
+    }
+}
+
+struct HookAnswer: Encodable {
+    var status: String
+    var reason: String? = nil
+    var jobID: String? = nil
+    enum CodingKeys: String, CodingKey { case status, reason, jobID = "job_id" }
+}
