@@ -103,40 +103,7 @@ public enum MirrorValues {
     // MARK: timestamps (hand-rolled: formatters are slow and not Sendable, and a sync formats millions)
 
     /// Parses ISO-8601 `2024-09-02T18:37:18+02:00` (also `Z`, a space for `T`, fractional seconds, no offset = UTC).
-    public static func parseTimestamp(_ text: String) -> Date? {
-        let bytes = Array(text.utf8)
-        guard bytes.count >= 19, bytes[4] == 45, bytes[7] == 45, bytes[10] == 84 || bytes[10] == 32, bytes[13] == 58, bytes[16] == 58,
-            let year = number(bytes[0..<4]), let month = number(bytes[5..<7]), let day = number(bytes[8..<10]),
-            let hour = number(bytes[11..<13]), let minute = number(bytes[14..<16]), let second = number(bytes[17..<19]),
-            (1...12).contains(month), (1...31).contains(day), hour < 24, minute < 60, second < 61
-        else { return nil }
-        var index = 19
-        var fraction = 0.0
-        if index < bytes.count, bytes[index] == 46 {
-            var scale = 0.1
-            index += 1
-            while index < bytes.count, (48...57).contains(bytes[index]) {
-                fraction += Double(bytes[index] - 48) * scale
-                scale /= 10
-                index += 1
-            }
-        }
-        var offset = 0
-        if index < bytes.count {
-            switch bytes[index] {
-            case 90: offset = 0  // Z
-            case 43, 45:  // + -
-                let digits = bytes[(index + 1)...].filter { $0 != 58 }
-                guard digits.count == 4 || digits.count == 2, let hours = number(digits.prefix(2)[...]) else { return nil }
-                let minutes = digits.count == 4 ? (number(digits.suffix(2)[...]) ?? 0) : 0
-                offset = (hours * 60 + minutes) * 60 * (bytes[index] == 45 ? -1 : 1)
-            default: return nil
-            }
-        }
-        let days = daysFromCivil(year: year, month: month, day: day)
-        let seconds = Double(days * 86_400 + hour * 3600 + minute * 60 + second - offset) + fraction
-        return Date(timeIntervalSince1970: seconds)
-    }
+    public static func parseTimestamp(_ text: String) -> Date? { CivilCalendar.parseTimestamp(text) }
 
     /// `2024-09-02 16:37:18.000` (UTC) — sortable text SQLite's date functions read.
     public static func sqliteTimestamp(_ date: Date, milliseconds: Bool = true) -> String {
@@ -159,7 +126,7 @@ public enum MirrorValues {
         let seconds = (totalMillis - Int64(millis)) / 1000
         let days = Int(seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400)
         let rest = Int(seconds - Int64(days) * 86_400)
-        let (year, month, day) = civilFromDays(days)
+        let (year, month, day) = CivilCalendar.date(days: days)
         let civil = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(rest / 3600, 2)):\(pad(rest / 60 % 60, 2)):\(pad(rest % 60, 2))"
         return (civil, millis)
     }
@@ -176,27 +143,5 @@ public enum MirrorValues {
             value = value * 10 + Int(byte - 48)
         }
         return bytes.isEmpty ? nil : value
-    }
-
-    /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(year: Int, month: Int, day: Int) -> Int {
-        let y = month <= 2 ? year - 1 : year
-        let era = (y >= 0 ? y : y - 399) / 400
-        let yoe = y - era * 400
-        let doy = (153 * (month + (month > 2 ? -3 : 9)) + 2) / 5 + day - 1
-        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
-        return era * 146_097 + doe - 719_468
-    }
-
-    static func civilFromDays(_ days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
     }
 }

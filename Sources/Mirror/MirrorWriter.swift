@@ -30,6 +30,41 @@ public struct MirrorWriter: Sendable {
         syncedAt: Date
     ) async throws {
         guard !records.isEmpty else { return }
+        let prepared = prepare(columns: columns, records: records, syncedAt: syncedAt)
+        let table = mirror.table(entity.table)
+        try await mirror.database.transaction { tx in
+            for chunk in prepared.values.chunked(into: prepared.perStatement) {
+                let statement = UpsertStatement(table: table, columns: prepared.names, casts: prepared.casts, rows: Array(chunk))
+                try await tx.run { sql in try await sql.execute(sql: statement) { _ in } }
+            }
+            if let multiValues { try await replaceMultiValues(entity, ids: prepared.ids, values: multiValues, on: tx) }
+        }
+    }
+
+    /// The same rows as ``upsert(_:columns:records:multiValues:syncedAt:)`` written with a plain INSERT (no
+    /// conflict handling, no multi-fields) into `table`, which must have the entity table's columns — the
+    /// baseline `bench sync` compares upserts with.
+    public func insertPlain(into table: String, columns: [MirrorColumn], records: [CRMRecord], syncedAt: Date) async throws {
+        let prepared = prepare(columns: columns, records: records, syncedAt: syncedAt)
+        let qualified = mirror.table(table)
+        try await mirror.database.transaction { tx in
+            for chunk in prepared.values.chunked(into: prepared.perStatement) {
+                let statement = UpsertStatement(table: qualified, columns: prepared.names, casts: prepared.casts, rows: Array(chunk), conflict: nil)
+                try await tx.run { sql in try await sql.execute(sql: statement) { _ in } }
+            }
+        }
+    }
+
+    /// Rows as canonical text, with the column names, casts and rows per statement they are written with.
+    struct Prepared {
+        var names: [String]
+        var casts: [String]
+        var values: [[String?]]
+        var ids: [Int64]
+        var perStatement: Int
+    }
+
+    func prepare(columns: [MirrorColumn], records: [CRMRecord], syncedAt: Date) -> Prepared {
         // Last write wins inside one page too (an id twice in a page would fail ON CONFLICT on PostgreSQL).
         var unique: [Int64: CRMRecord] = [:]
         for record in records { unique[record.id] = record }
@@ -62,17 +97,9 @@ public struct MirrorWriter: Sendable {
             }
             return row
         }
-        let perStatement = max(1, min(Self.maxRowsPerStatement, Self.maxParameters / names.count))
-        let columnNames = names
-        let table = mirror.table(entity.table)
-        let casts = types.map { backend == .postgres ? "::" + schema.sqlType($0) : "" }
-        try await mirror.database.transaction { tx in
-            for chunk in values.chunked(into: perStatement) {
-                let statement = UpsertStatement(table: table, columns: columnNames, casts: casts, rows: Array(chunk))
-                try await tx.run { sql in try await sql.execute(sql: statement) { _ in } }
-            }
-            if let multiValues { try await replaceMultiValues(entity, ids: rows.map(\.id), values: multiValues, on: tx) }
-        }
+        return Prepared(
+            names: names, casts: types.map { backend == .postgres ? "::" + schema.sqlType($0) : "" }, values: values, ids: rows.map(\.id),
+            perStatement: max(1, min(Self.maxRowsPerStatement, Self.maxParameters / names.count)))
     }
 
     /// Replaces the multi-field values of `ids` with `values` (ids without values lose theirs).

@@ -160,7 +160,7 @@ struct RetailCRMModuleTests {
                 let jobID = try #require((pushed.object["crm_sync"] as? [String: Any])?["job_id"] as? String)
                 let repeated = try await client.send(.put, path, token: admin, json: body)
                 #expect((repeated.object["crm_sync"] as? [String: Any])?["job_id"] as? String == jobID, "the same mapping queues one push")
-                try await TelephonyIntakeTests.runWorkers(world) {
+                try await TestSupport.runWorkers(world) {
                     try await world.services.jobs.find(id: jobID)?.state == .succeeded
                 }
                 let codes = await emulator.module?.integrations.telephony.additionalCodes ?? []

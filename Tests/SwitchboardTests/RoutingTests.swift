@@ -107,7 +107,7 @@ struct RoutingTests {
                 for (id, fields) in calls {
                     #expect(try await client.send(.post, "/hangup", json: TelephonyIntakeTests.event(token, id, fields)).status == .ok)
                 }
-                try await TelephonyIntakeTests.runWorkers(world) {
+                try await TestSupport.runWorkers(world) {
                     try await TelephonyIntakeTests.jobs(world, state: .succeeded).count == 12
                 }
                 let tasks = await emulator.tasks
@@ -120,7 +120,7 @@ struct RoutingTests {
                 let record = try #require(try await world.services.stores.calls.find(tenantID: tenantID, externalID: "t1"))
                 try await world.services.jobs.prune(finishedBefore: Date().addingTimeInterval(60))
                 try await CallIntake.enqueue(.upload, target: .retailcrm, record: record, on: world.services.database)
-                try await TelephonyIntakeTests.runWorkers(world) { try await TelephonyIntakeTests.jobs(world, state: .succeeded).count == 1 }
+                try await TestSupport.runWorkers(world) { try await TelephonyIntakeTests.jobs(world, state: .succeeded).count == 1 }
                 #expect(await emulator.tasks.count == 2)
             }
         }

@@ -153,7 +153,7 @@ struct TelephonyIntakeTests {
                 await emulator.failNext(2)
                 _ = try await client.send(
                     .post, "/hangup", json: Self.event(token, "d1", common + #","CallStatus":"ANSWER","BillSec":7,"RecordUrl":"https://pbx.example.com/r/d1.wav""#))
-                try await Self.runWorkers(world) { try await Self.jobs(world, state: .succeeded).count == 3 }
+                try await TestSupport.runWorkers(world) { try await Self.jobs(world, state: .succeeded).count == 3 }
 
                 let events = await emulator.callEvents
                 #expect(events.map(\.type) == ["in", "hangup"])
@@ -174,7 +174,7 @@ struct TelephonyIntakeTests {
                 let uploadRequests = await emulator.requests.filter { $0.hasSuffix("calls/upload") }.count
                 try await world.services.jobs.prune(finishedBefore: Date().addingTimeInterval(60))
                 try await CallIntake.enqueue(.upload, target: .retailcrm, record: record, on: world.services.database)
-                try await Self.runWorkers(world) { try await Self.jobs(world, state: .succeeded).count == 1 }
+                try await TestSupport.runWorkers(world) { try await Self.jobs(world, state: .succeeded).count == 1 }
                 let rerun = try #require(try await world.services.jobs.list(.init(tenantID: world.tenantA.tenant.id, kind: CallIntake.jobKind)).first)
                 #expect(rerun.id != upload.id && rerun.result?.objectValue?["replayed"] == .bool(true))
                 #expect(await emulator.uploadedCalls.count == 1)
@@ -221,7 +221,7 @@ struct TelephonyIntakeTests {
                 let day = #"{"from":"2026-11-23T00:00:00Z","to":"2026-11-24T00:00:00Z"}"#
                 let replay = try await client.send(.post, "/api/v1/tenants/alpha/calls/replay", token: api, json: day)
                 #expect(replay.status == .accepted && replay.object["queued"] as? Int == 2 && replay.object["already_delivered"] as? Int == 0)
-                try await Self.runWorkers(world) { await emulator.uploadedCalls.count == 2 }
+                try await TestSupport.runWorkers(world) { await emulator.uploadedCalls.count == 2 }
                 #expect(await emulator.uploadedCalls.map(\.result).sorted() == ["answered", "busy"])
                 let again = try await client.send(.post, "/api/v1/tenants/alpha/calls/replay", token: api, json: day)
                 #expect(again.object["queued"] as? Int == 0 && again.object["already_delivered"] as? Int == 2)
@@ -236,19 +236,4 @@ struct TelephonyIntakeTests {
         try await world.services.jobs.list(.init(tenantID: world.tenantA.tenant.id, kind: CallIntake.jobKind, state: state, limit: 100))
     }
 
-    /// Runs an in-process worker until `done` (at most 30 s).
-    static func runWorkers(_ world: TestWorld, until done: @Sendable () async throws -> Bool) async throws {
-        let worker = JobWorker(
-            queue: world.services.jobs, registry: StandardJobs.registry(services: world.services),
-            configuration: .init(concurrency: 4, pollInterval: .milliseconds(50)), logger: TestSupport.logger)
-        let group = ServiceGroup(services: [worker], logger: TestSupport.logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            let deadline = ContinuousClock.now + .seconds(30)
-            while ContinuousClock.now < deadline, try await !done() { try await Task.sleep(for: .milliseconds(50)) }
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
-        }
-        #expect(try await done(), "workers did not finish in time")
-    }
 }

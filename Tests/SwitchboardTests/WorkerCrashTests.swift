@@ -30,7 +30,7 @@ struct WorkerCrashTests {
                 return channel.eventLoop.makeSucceededVoidFuture()
             }
             .bind(host: "127.0.0.1", port: 0).get()
-        defer { try? listener.close().wait() }
+        defer { listener.close(promise: nil) }
         let port = listener.localAddress?.port ?? 0
 
         let jobID = try await Database.withDatabase(location, logger: TestSupport.logger) { database in

@@ -119,7 +119,23 @@ public struct Bitrix24Client: Sendable {
 
     // MARK: transport
 
+    /// Pauses before repeating a request the portal's leaky bucket refused. Such a request was never run,
+    /// so repeating it is safe; a pacer that matches the bucket exactly still loses a race at its edge now
+    /// and then (the portal's clock is not ours).
+    static let rateLimitRetryDelays: [Duration] = [.milliseconds(600), .milliseconds(1200)]
+
     private func send(_ method: String, _ params: [String: JSONValue]) async throws -> [String: JSONValue] {
+        for delay in Self.rateLimitRetryDelays {
+            do {
+                return try await sendOnce(method, params)
+            } catch let error as Bitrix24Error where error.isRateLimited {
+                try await Task.sleep(for: delay)
+            }
+        }
+        return try await sendOnce(method, params)
+    }
+
+    private func sendOnce(_ method: String, _ params: [String: JSONValue]) async throws -> [String: JSONValue] {
         var body = params
         if case .app(_, let token) = endpoint { body["auth"] = .string(token) }
         let json = JSONValue.object(body).jsonText

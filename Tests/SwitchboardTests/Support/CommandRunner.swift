@@ -29,7 +29,7 @@ enum CommandRunner {
     /// Sends `signal` and reaps the process.
     static func stop(_ pid: pid_t, signal: Int32) async {
         kill(pid, signal)
-        await Subprocess.waitOffPool(pid)
+        _ = await Subprocess.waitOffPool(pid)
     }
 
     /// Runs `switchboard arguments…` with `stdin` and extra environment; output is captured via files.
@@ -38,7 +38,7 @@ enum CommandRunner {
         try FileManager.default.createDirectory(atPath: scratch, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(atPath: scratch) }
         let (inPath, outPath, errPath) = ("\(scratch)/in", "\(scratch)/out", "\(scratch)/err")
-        FileManager.default.createFile(atPath: inPath, contents: Data(stdin.utf8))
+        _ = FileManager.default.createFile(atPath: inPath, contents: Data(stdin.utf8))
         let pid = try Subprocess.spawn(
             binary, arguments, stdinPath: inPath, stdoutPath: outPath, stderrPath: errPath, environment: environment(extra))
         let status = await Subprocess.waitOffPool(pid)

@@ -1,13 +1,16 @@
 import Foundation
 import Hummingbird
+import Jobs
 import HummingbirdTesting
 import Logging
 import NIOCore
 import Prometheus
 import Server
+import ServiceLifecycle
 import Storage
 import SwitchboardCore
 import Synchronization
+import Testing
 
 /// A running app on a fresh database with a super admin and two tenants, driven through the real router.
 struct TestWorld: Sendable {
@@ -61,6 +64,24 @@ extension TestSupport {
             let app = Application(router: buildRouter(services: services), logger: logger)
             try await app.test(.router) { client in try await body(client, world) }
         }
+    }
+}
+
+extension TestSupport {
+    /// Runs an in-process worker until `done` (at most 30 s).
+    static func runWorkers(_ world: TestWorld, until done: @Sendable () async throws -> Bool) async throws {
+        let worker = JobWorker(
+            queue: world.services.jobs, registry: StandardJobs.registry(services: world.services),
+            configuration: .init(concurrency: 4, pollInterval: .milliseconds(50)), logger: TestSupport.logger)
+        let group = ServiceGroup(services: [worker], logger: TestSupport.logger)
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let deadline = ContinuousClock.now + .seconds(30)
+            while ContinuousClock.now < deadline, try await !done() { try await Task.sleep(for: .milliseconds(50)) }
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+        }
+        #expect(try await done(), "workers did not finish in time")
     }
 }
 
