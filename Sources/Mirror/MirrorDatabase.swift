@@ -46,11 +46,9 @@ public struct MirrorDatabase: Sendable {
         case .sqlite(let path):
             var logger = main.logger
             logger[metadataKey: "mirror"] = "\(tenantID)"
-            return try await Database.withDatabase(.sqlite(path: sqlitePath(tenantID: tenantID, mainPath: path)), logger: logger) { database in
-                // Several jobs of one tenant (a long full sync, events, other entities) write the same file,
-                // each through its own connection: a writer waits its turn for up to a minute, not 5 s.
-                try await database.run { sql in try await sql.raw("PRAGMA busy_timeout = 60000").run() }
-                return try await body(MirrorDatabase(database: database, schema: nil))
+            // One connection per file in this process, shared by the tenant's jobs (see SQLiteMirrorPool).
+            return try await SQLiteMirrorPool.shared.with(path: sqlitePath(tenantID: tenantID, mainPath: path), logger: logger) { database in
+                try await body(MirrorDatabase(database: database, schema: nil))
             }
         case .postgres:
             let schema = schemaName(tenantID: tenantID)

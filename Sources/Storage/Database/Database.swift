@@ -83,7 +83,8 @@ public final class Database: SQLRunner {
         // another process (e.g. `switchboard tenant create` while `serve` runs). Checkpoints are the
         // SQLiteCheckpointer's, off the write path; the WAL file is cut back to 64 MiB when it restarts.
         for pragma in [
-            "PRAGMA journal_mode = WAL", "PRAGMA busy_timeout = 5000", "PRAGMA foreign_keys = ON",
+            // busy_timeout first: switching a new file to WAL while another connection opens it must wait, not fail.
+            "PRAGMA busy_timeout = 5000", "PRAGMA journal_mode = WAL", "PRAGMA foreign_keys = ON",
             "PRAGMA synchronous = NORMAL", "PRAGMA wal_autocheckpoint = 0", "PRAGMA journal_size_limit = 67108864",
         ] {
             do {

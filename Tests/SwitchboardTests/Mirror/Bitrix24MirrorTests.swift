@@ -108,6 +108,33 @@ struct Bitrix24MirrorTests {
         }
     }
 
+    @Test("several syncs of one tenant at once share its SQLite mirror file without 'database is locked'")
+    func concurrentSyncsShareTheFile() async throws {
+        let emulator = Bitrix24Emulator(deals: 300, contacts: 300, leads: 300, companies: 300, seed: 9)
+        try await SandboxServer.withBitrix24(emulator) { base in
+            try await TestSupport.withDatabase(.sqlite) { database in
+                let tenant = try await TenantProvisioning.create(database: database, secrets: TestSupport.secrets, slug: "many", name: "Many")
+                let client = Bitrix24Client(endpoint: .webhook(url: "\(base)/rest/1/sandboxwebhookcode/"))
+                // Each sync opens the mirror itself, as separate jobs do; all start on a file that does not exist yet.
+                try await withThrowingTaskGroup(of: Int64.self) { group in
+                    for name in ["deal", "contact", "lead", "company", "status", "category", "user"] {
+                        group.addTask {
+                            try await MirrorDatabase.with(tenantID: tenant.tenant.id, main: database) { mirror in
+                                let sync = MirrorSync(
+                                    source: Bitrix24MirrorSource(client: client), mirror: mirror, states: SyncStateRepository(database),
+                                    tenantID: tenant.tenant.id, logger: TestSupport.logger)
+                                return try await sync.run(try sync.entity(named: name), mode: .full).rowsInMirror
+                            }
+                        }
+                    }
+                    var rows: [Int64] = []
+                    for try await count in group { rows.append(count) }
+                    #expect(rows.filter { $0 == 300 }.count == 4 && rows.allSatisfy { $0 > 0 })
+                }
+            }
+        }
+    }
+
     @Test("a 503 storm fails the run as retryable; the next attempt finishes with nothing duplicated", arguments: [TestBackend.sqlite])
     func rateLimitStorm(backend: TestBackend) async throws {
         let emulator = Bitrix24Emulator(deals: 400, seed: 3)
