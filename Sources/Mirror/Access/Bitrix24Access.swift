@@ -68,8 +68,8 @@ public struct Bitrix24Access: Sendable {
                 let ok = (200..<300).contains(exchange.status)
                 let entry = IntegrationLogEntry(
                     tenantID: tenantID, integration: "bitrix24", event: event, ok: ok,
-                    request: Self.redact("\(exchange.method)\n\(exchange.request)", hiding: hidden),
-                    response: Self.redact(exchange.response, hiding: hidden),
+                    request: SecretMask.redact("\(exchange.method)\n\(exchange.request)", hiding: hidden),
+                    response: SecretMask.redact(exchange.response, hiding: hidden),
                     error: exchange.status == 0 ? "no answer" : "HTTP \(exchange.status)", duration: exchange.duration)
                 try? await IntegrationLogRepository(database).append(entry)
             })
@@ -81,13 +81,5 @@ public struct Bitrix24Access: Sendable {
         guard let rest = parts.firstIndex(of: "rest"), rest + 2 < parts.count else { return nil }
         let code = parts[rest + 2]
         return code.count >= 4 && !code.contains(".") ? code : nil
-    }
-
-    static func redact(_ text: String, hiding secrets: [String]) -> String {
-        var text = text
-        for secret in secrets where !secret.isEmpty {
-            text = text.replacingOccurrences(of: secret, with: SecretMask.mask(secret))
-        }
-        return text.replacingOccurrences(of: #""(auth|access_token|refresh_token)":"[^"]+""#, with: #""$1":"***""#, options: .regularExpression)
     }
 }

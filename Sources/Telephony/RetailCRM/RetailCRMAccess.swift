@@ -32,23 +32,10 @@ public struct RetailCRMAccess: Sendable {
             timeout: timeout ?? self.timeout
         ) { exchange in
             var exchange = exchange
-            exchange.request = Self.redact(exchange.request, hiding: hidden)
-            exchange.response = Self.redact(exchange.response, hiding: hidden)
+            exchange.request = SecretMask.redact(exchange.request, hiding: hidden)
+            exchange.response = SecretMask.redact(exchange.response, hiding: hidden)
             await Self.log(exchange, tenantID: tenantID, event: event, database: database)
         }
-    }
-
-    /// The text with the integration's secrets masked and signed tokens in URLs (`token=…`, also
-    /// percent-encoded inside a form body) cut out, so the integration log never holds a credential.
-    public static func redact(_ text: String, hiding secrets: [String]) -> String {
-        var text = text
-        for secret in secrets {
-            text = text.replacingOccurrences(of: secret, with: SecretMask.mask(secret))
-            if let encoded = secret.addingPercentEncoding(withAllowedCharacters: .alphanumerics), encoded != secret {
-                text = text.replacingOccurrences(of: encoded, with: SecretMask.mask(secret))
-            }
-        }
-        return text.replacingOccurrences(of: #"token(=|%3D)[A-Za-z0-9._-]+"#, with: "token$1***", options: .regularExpression)
     }
 
     /// Which of RetailCRM's two limits a request counts against.
