@@ -153,7 +153,7 @@ public struct MirrorCatalog: Sendable {
 
     /// PostgreSQL gives a timestamp, SQLite the text the mirror wrote.
     static func decodeTimestamp(_ row: any SQLRow, _ column: String) throws -> Date {
-        if let text = try? row.decode(column: column, as: String.self), let date = MirrorValues.parseSQLiteTimestamp(text) { return date }
+        if let text = try? row.decode(column: column, as: String.self), let date = MirrorValues.parseTimestamp(text) { return date }
         return try row.decode(column: column, as: Date.self)
     }
 }

@@ -117,8 +117,6 @@ public enum MirrorValues {
         return civil + "." + pad(millis, 3) + "+00"
     }
 
-    /// Reads back what ``sqliteTimestamp(_:milliseconds:)`` wrote.
-    public static func parseSQLiteTimestamp(_ text: String) -> Date? { parseTimestamp(text) }
 
     static func civilUTC(_ date: Date) -> (String, Int) {
         let totalMillis = Int64((date.timeIntervalSince1970 * 1000).rounded())

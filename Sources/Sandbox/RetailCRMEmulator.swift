@@ -113,7 +113,7 @@ public actor RetailCRMEmulator {
                 return editModule(code: code, parameter("integrationModule"))
             }
             if method == "GET", path.hasPrefix("/api/v5/integration-modules/"), let module {
-                return .ok(["integrationModule": (try? JSONValue.from(module)) ?? .null])
+                return .ok(["integrationModule": (try? JSONValue(encoding: module)) ?? .null])
             }
             return .error(404, "Method not found")
         }
@@ -214,7 +214,7 @@ public actor RetailCRMEmulator {
         let slice = users.dropFirst((number - 1) * size).prefix(size)
         let total = max(1, (users.count + size - 1) / size)
         return .ok([
-            "users": (try? JSONValue.from(Array(slice))) ?? .array([]),
+            "users": (try? JSONValue(encoding: Array(slice))) ?? .array([]),
             "pagination": ["limit": .number(Double(size)), "totalCount": .number(Double(users.count)),
                            "currentPage": .number(Double(number)), "totalPageCount": .number(Double(total))],
         ])
@@ -250,12 +250,5 @@ public actor RetailCRMEmulator {
         guard errors.isEmpty else { return .error(400, "Errors in the input parameters", errors: errors) }
         self.module = module
         return .ok(["info": [:]])
-    }
-}
-
-extension JSONValue {
-    /// Any Encodable value as JSON.
-    static func from(_ value: some Encodable) throws -> JSONValue {
-        try JSONDecoder().decode(JSONValue.self, from: JSONEncoder().encode(value))
     }
 }

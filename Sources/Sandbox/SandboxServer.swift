@@ -26,10 +26,10 @@ public enum SandboxServer {
         // What the emulated account received, for people trying the demo (not part of RetailCRM's API).
         router.get("sandbox/state") { _, _ -> Response in
             let state: JSONValue = [
-                "call_events": (try? JSONValue.from(await emulator.callEvents)) ?? .null,
-                "uploaded_calls": (try? JSONValue.from(await emulator.uploadedCalls)) ?? .null,
-                "module": (try? JSONValue.from(await emulator.module)) ?? .null,
-                "tasks": (try? JSONValue.from(await emulator.tasks)) ?? .null,
+                "call_events": (try? JSONValue(encoding: await emulator.callEvents)) ?? .null,
+                "uploaded_calls": (try? JSONValue(encoding: await emulator.uploadedCalls)) ?? .null,
+                "module": (try? JSONValue(encoding: await emulator.module)) ?? .null,
+                "tasks": (try? JSONValue(encoding: await emulator.tasks)) ?? .null,
             ]
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]

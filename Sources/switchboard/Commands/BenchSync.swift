@@ -81,7 +81,7 @@ struct BenchSync: AsyncParsableCommand {
                 }
             }
             let seedRequests = await seedPortal.requestCount
-            var seedTotal = Double(seedTime.components.seconds) + Double(seedTime.components.attoseconds) / 1e18
+            var seedTotal = seedTime.inSeconds
             if pages < totalPages {
                 // Past the burst every request waits for the bucket: 0.5 s a page, or slower if our side is.
                 let perPage = max(0.5, seedTotal / Double(pages))
@@ -90,7 +90,7 @@ struct BenchSync: AsyncParsableCommand {
             print(
                 "seed method: \(pages) of \(totalPages) pages in \(Self.seconds(seedTime)) s (\(seedRequests) requests)"
                     + (pages < totalPages ? "; all \(totalPages) pages ≈ \(String(format: "%.0f", seedTotal)) s at the rate limit (extrapolated)" : ""))
-            let fastSeconds = Double(fastResult.1.components.seconds) + Double(fastResult.1.components.attoseconds) / 1e18
+            let fastSeconds = fastResult.1.inSeconds
             print("fast path vs seed method: \(String(format: "%.1f", seedTotal / max(fastSeconds, 0.001)))× faster")
 
             // 3. Upsert vs a plain INSERT of the same rows (no conflict clause, no key) into the same columns.
@@ -145,12 +145,9 @@ struct BenchSync: AsyncParsableCommand {
     /// The least time `requests` can take under a 2/s bucket with a burst of 50.
     static func floor(requests: Int) -> Double { Double(max(0, requests - 50)) / 2 }
 
-    static func seconds(_ duration: Duration) -> String {
-        String(format: "%.2f", Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18)
-    }
+    static func seconds(_ duration: Duration) -> String { String(format: "%.2f", duration.inSeconds) }
 
     static func rate(_ rows: Int, _ duration: Duration) -> Int {
-        let seconds = Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
-        return seconds > 0 ? Int(Double(rows) / seconds) : 0
+        duration.inSeconds > 0 ? Int(Double(rows) / duration.inSeconds) : 0
     }
 }

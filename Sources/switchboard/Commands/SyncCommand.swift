@@ -103,7 +103,7 @@ final class ProgressBar: Sendable {
             return true
         }
         guard due else { return }
-        let seconds = max(0.001, Double((now - started).components.attoseconds) / 1e18 + Double((now - started).components.seconds))
+        let seconds = max(0.001, (now - started).inSeconds)
         let rate = Double(done) / seconds
         var line = "\(label): \(done)"
         if let total, total > 0 {
