@@ -1,7 +1,7 @@
 // swift-tools-version: 6.2
 // Switchboard — one self-hosted server between Asterisk, company apps and the CRMs.
 // Targets follow ../shared/DESIGN.md; imports point one way, down this list:
-//   SwitchboardCore ← Storage ← Jobs ← Connectors/<CRM> ← Telephony / Mirror / Analytics ← Server ← switchboard
+//   SwitchboardCore ← Storage ← Jobs ← Connectors/<CRM> ← Access ← Telephony / Mirror / Analytics ← Server ← switchboard
 import PackageDescription
 
 let swiftSettings: [SwiftSetting] = [
@@ -93,6 +93,22 @@ let package = Package(
             path: "Sources/Connectors/Bitrix24",
             swiftSettings: swiftSettings
         ),
+        // How features reach a tenant's CRM: credentials (OAuth tokens refreshed once for all workers),
+        // rate limits, circuit breakers and the integration log around the connectors' clients.
+        .target(
+            name: "Access",
+            dependencies: [
+                "SwitchboardCore",
+                "Storage",
+                "Jobs",
+                "Bitrix24",
+                "RetailCRM",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "SQLKit", package: "sql-kit"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The CRM mirror engine: tables from field metadata, full/incremental sync with checkpoints, drift.
         .target(
             name: "Mirror",
@@ -101,6 +117,7 @@ let package = Package(
                 "Storage",
                 "Jobs",
                 "Bitrix24",
+                "Access",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "SQLKit", package: "sql-kit"),
                 .product(name: "Logging", package: "swift-log"),
@@ -143,6 +160,8 @@ let package = Package(
                 "Storage",
                 "Jobs",
                 "RetailCRM",
+                "Bitrix24",
+                "Access",
                 "Asterisk",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -160,6 +179,7 @@ let package = Package(
                 "RetailCRM",
                 "Asterisk",
                 "Bitrix24",
+                "Access",
                 "Mirror",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
@@ -181,6 +201,7 @@ let package = Package(
                 "Jobs",
                 "Telephony",
                 "Mirror",
+                "Access",
                 "Bitrix24",
                 "Sandbox",
                 "Server",
@@ -205,6 +226,7 @@ let package = Package(
                 "Asterisk",
                 "Bitrix24",
                 "Mirror",
+                "Access",
                 "Sandbox",
                 "Server",
                 "switchboard",

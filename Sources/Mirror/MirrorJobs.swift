@@ -1,3 +1,4 @@
+import Access
 import Bitrix24
 import Foundation
 import Jobs

@@ -500,7 +500,7 @@ struct Bitrix24EmulatorTests {
         }
     }
 
-    @Test("offline events keep only the latest record per object; event.offline.get clears what it returns")
+    @Test("offline events keep only the latest record per object; clear=0 marks records for one process until event.offline.clear; clear=1 deletes")
     func offlineEvents() async throws {
         let clock = B24TestClock()
         let emulator = Self.emulator(deals: 20, clock: clock)
@@ -515,8 +515,17 @@ struct Bitrix24EmulatorTests {
         let events = try #require(peek.body.objectValue?["result"]?.objectValue?["events"]?.b24Items)
         #expect(events.compactMap { $0.objectValue?["EVENT_DATA"]?.objectValue?["FIELDS"]?.objectValue?["ID"]?.intValue } == [7, 8])
         #expect(events.first?.objectValue?["TIMESTAMP_X"] == .string(ISO8601Helper.moscow(clock.now() - 5)))
-        let taken = await Self.call(emulator, "event.offline.get", ["clear": 1, "limit": 1], token: token)
+        let process = try #require(peek.body.objectValue?["result"]?.objectValue?["process_id"]?.stringValue)
+        // Taken by that process: other readers do not get them, the process gets them again.
+        let other = await Self.call(emulator, "event.offline.get", ["clear": 0], token: token)
+        #expect(other.body.objectValue?["result"]?.objectValue?["events"] == [])
+        let taken = await Self.call(emulator, "event.offline.get", ["clear": 1, "limit": 1, "process_id": .string(process)], token: token)
         #expect(taken.body.objectValue?["result"]?.objectValue?["events"]?.b24Items?.count == 1)
+        await emulator.touch(entity: .deal, id: 8)  // a newer edit of a taken record is queued beside it, not lost
+        #expect(await emulator.offlineQueueCount == 2)
+        let noProcess = await Self.call(emulator, "event.offline.clear", [:], token: token)
+        #expect(noProcess.status == 400)
+        await Self.call(emulator, "event.offline.clear", ["process_id": .string(process)], token: token)
         let rest = await Self.call(emulator, "event.offline.get", token: token)
         #expect(rest.body.objectValue?["result"]?.objectValue?["events"]?.b24Items?.count == 1)
         let empty = await Self.call(emulator, "event.offline.get", token: token)

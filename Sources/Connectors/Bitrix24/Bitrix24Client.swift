@@ -5,11 +5,17 @@ import NIOHTTP1
 import SwitchboardCore
 
 /// Where a portal's REST API is and how requests prove who they are.
-public enum Bitrix24Endpoint: Sendable, Equatable {
+public enum Bitrix24Endpoint: Sendable {
     /// An incoming webhook, `https://portal.bitrix24.ru/rest/1/abc123/`: the code in the path is the credential.
     case webhook(url: String)
-    /// A local or marketplace app: `client_endpoint` from the OAuth answer plus an access token.
-    case app(clientEndpoint: String, accessToken: String)
+    /// A local or marketplace app: `client_endpoint` from the OAuth answer plus its access tokens, which
+    /// expire every hour and are renewed by `tokens`.
+    case app(clientEndpoint: String, tokens: any Bitrix24TokenSource)
+
+    /// An app with a fixed access token (tests, one-off calls with a token an event carried).
+    public static func app(clientEndpoint: String, accessToken: String) -> Bitrix24Endpoint {
+        .app(clientEndpoint: clientEndpoint, tokens: Bitrix24FixedToken(accessToken))
+    }
 
     /// The base every method name is appended to, ending in `/`.
     var base: String {
@@ -136,8 +142,19 @@ public struct Bitrix24Client: Sendable {
     }
 
     private func sendOnce(_ method: String, _ params: [String: JSONValue]) async throws -> [String: JSONValue] {
+        guard case .app(_, let tokens) = endpoint else { return try await exchange(method, params) }
+        let token = try await tokens.accessToken()
+        do {
+            return try await exchange(method, params, token: token)
+        } catch let error as Bitrix24Error where error.isExpiredToken {
+            // Access tokens live an hour; a long sync outlives several.
+            return try await exchange(method, params, token: try await tokens.renewedToken(rejecting: token))
+        }
+    }
+
+    private func exchange(_ method: String, _ params: [String: JSONValue], token: String? = nil) async throws -> [String: JSONValue] {
         var body = params
-        if case .app(_, let token) = endpoint { body["auth"] = .string(token) }
+        if let token { body["auth"] = .string(token) }
         let json = JSONValue.object(body).jsonText
         var request = HTTPClientRequest(url: endpoint.base + method)
         request.method = .POST
@@ -146,7 +163,9 @@ public struct Bitrix24Client: Sendable {
         request.body = .bytes(ByteBuffer(string: json))
         try await beforeRequest()
         let started = ContinuousClock.now
-        let logged = json.count > 4000 ? String(json.prefix(4000)) + "…" : json
+        // Logged without the access token.
+        let shown = token == nil ? json : JSONValue.object(params).jsonText
+        let logged = shown.count > 4000 ? String(shown.prefix(4000)) + "…" : shown
         let response: HTTPClientResponse
         let data: Data
         do {

@@ -22,6 +22,9 @@ public struct Bitrix24Error: JobFailureConvertible, Sendable, Equatable, CustomS
     /// The portal's leaky bucket is full: rejected before running, safe to repeat after a pause.
     public var isRateLimited: Bool { code == "QUERY_LIMIT_EXCEEDED" }
 
+    /// An app's access token expired (they live an hour): renew it and repeat.
+    public var isExpiredToken: Bool { code == "expired_token" }
+
     /// Worth repeating later: no answer, the request-rate or operating-time limit, server errors —
     /// except `OVERLOAD_LIMIT` (a manual block by Bitrix24 support) and a deleted portal.
     public var isRetryable: Bool {

@@ -40,3 +40,42 @@ extension Bitrix24Client {
         return errors
     }
 }
+
+/// A record of the portal's offline-event queue: which object changed how (the queue keeps only the latest
+/// record per object, so 1000 edits arrive as one).
+public struct Bitrix24OfflineEvent: Sendable, Equatable {
+    public var id: String
+    /// `ONCRMDEALUPDATE`…
+    public var name: String
+    /// `EVENT_DATA[FIELDS][ID]`, when the event names a record.
+    public var objectID: Int64?
+    public var messageID: String
+}
+
+extension Bitrix24Client {
+    /// Takes the first offline events (`event.offline.get` with `clear=0`): they stay in the portal's queue,
+    /// marked with the returned process id and hidden from other readers, until `clearOfflineEvents`.
+    /// Passing an earlier `processID` gets that process's unfinished records again (after a crash).
+    public func takeOfflineEvents(processID: String?, limit: Int = 50) async throws -> (processID: String, events: [Bitrix24OfflineEvent]) {
+        var params: [String: JSONValue] = ["clear": 0, "limit": .number(Double(limit))]
+        if let processID { params["process_id"] = .string(processID) }
+        let result = try await call("event.offline.get", params).result.objectValue ?? [:]
+        guard let process = result["process_id"]?.stringValue else {
+            throw Bitrix24Error(status: 200, code: "", message: "event.offline.get answered without a process_id")
+        }
+        let events: [Bitrix24OfflineEvent] = (result["events"]?.arrayValue ?? []).compactMap { item in
+            guard let object = item.objectValue, let name = object["EVENT_NAME"]?.stringValue else { return nil }
+            let rawID = object["EVENT_DATA"]?.objectValue?["FIELDS"]?.objectValue?["ID"]
+            let objectID = rawID?.intValue.map(Int64.init) ?? rawID?.stringValue.flatMap { Int64($0) }
+            return Bitrix24OfflineEvent(
+                id: object["ID"]?.stringValue ?? object["ID"]?.intValue.map(String.init) ?? "", name: name.uppercased(), objectID: objectID,
+                messageID: object["MESSAGE_ID"]?.stringValue ?? "")
+        }
+        return (process, events)
+    }
+
+    /// Removes the records `processID` took from the portal's queue (`event.offline.clear`).
+    public func clearOfflineEvents(processID: String) async throws {
+        _ = try await call("event.offline.clear", ["process_id": .string(processID)])
+    }
+}

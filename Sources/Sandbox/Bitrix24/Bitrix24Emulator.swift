@@ -37,6 +37,8 @@ public actor Bitrix24Emulator {
     /// How long one online delivery may take before it counts as lost (AsyncHTTPClient keeps retrying a
     /// refused connection until then).
     public private(set) var deliveryTimeout: Double = 5
+    /// How long access tokens live (Bitrix24: an hour; tests shorten it to see renewals).
+    public private(set) var accessTokenLifetime: Double = 3600
 
     let clock: @Sendable () -> Double
     var generator: B24Generator
@@ -68,6 +70,8 @@ public actor Bitrix24Emulator {
     var authorizationCodes: [String: Double] = [:]
     var accessTokens: [String: (expires: Double, user: Int)] = [:]
     var refreshTokens: [String: Int] = [:]
+    /// Refresh-token grants served (each rotates the refresh token: the old one is dead afterwards).
+    public internal(set) var tokenRefreshes = 0
 
     // Events.
     /// Handlers bound with `event.bind` or registered as outgoing webhooks.
@@ -121,8 +125,12 @@ public actor Bitrix24Emulator {
         }
     }
 
-    /// Changes the leaky bucket, the webhook telephony rule or the delivery timeout (test control).
-    public func configure(drainPerSecond: Double? = nil, burst: Double? = nil, allowTelephonyViaWebhook: Bool? = nil, deliveryTimeout: Double? = nil) {
+    /// Changes the leaky bucket, the webhook telephony rule, the delivery timeout or the token lifetime (test control).
+    public func configure(
+        drainPerSecond: Double? = nil, burst: Double? = nil, allowTelephonyViaWebhook: Bool? = nil, deliveryTimeout: Double? = nil,
+        accessTokenLifetime: Double? = nil
+    ) {
+        if let accessTokenLifetime { self.accessTokenLifetime = accessTokenLifetime }
         if let deliveryTimeout { self.deliveryTimeout = deliveryTimeout }
         if let drainPerSecond { self.drainPerSecond = drainPerSecond }
         if let burst { self.burst = burst }
@@ -297,6 +305,8 @@ public actor Bitrix24Emulator {
         case "event.unbind": outcome = eventUnbind(params)
         case "event.get": outcome = eventGet()
         case "event.offline.get": outcome = offlineGet(params)
+        case "event.offline.clear": outcome = offlineClear(params)
+        case "app.info": outcome = caller.viaWebhook ? .fail(400, "WRONG_AUTH_TYPE", "Current authorization type is denied for this method") : appInfo()
         case "telephony.externalcall.register": outcome = register(params)
         case "telephony.externalcall.finish": outcome = finish(params)
         case "telephony.externalcall.attachrecord": outcome = attachRecord(params)

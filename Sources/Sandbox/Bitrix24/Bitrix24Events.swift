@@ -27,6 +27,8 @@ extension Bitrix24Emulator {
         var objectID: Int
         var time: Double
         var messageID: String
+        /// The `event.offline.get` (with `clear=0`) that took the record and has not cleared it yet.
+        var processID: String?
     }
 
     /// One online delivery attempt.
@@ -91,25 +93,58 @@ extension Bitrix24Emulator {
         }))
     }
 
+    /// `event.offline.get`: the first records of the queue. With `clear=1` (the default) they are deleted at
+    /// once; with `clear=0` they are marked with the returned `process_id`, hidden from other readers, and
+    /// given again to a reader passing that `process_id` until `event.offline.clear` removes them.
     func offlineGet(_ params: [String: JSONValue]) -> Outcome {
         let clear = param(params, "clear").flatMap { $0.boolValue } ?? true
         let limit = min(max(param(params, "limit")?.intValue ?? 50, 1), 1000)
-        let taken = offlineQueue.prefix(limit)
-        let processID = B24.hex(&rng, count: 16)
-        let events: [JSONValue] = taken.map { item in
-            ["ID": .string(String(item.id)), "TIMESTAMP_X": .string(B24.iso(item.time)), "EVENT_NAME": .string(item.event),
-             "EVENT_DATA": ["FIELDS": ["ID": .number(Double(item.objectID))]], "EVENT_ADDITIONAL": ["user_id": "1"],
-             "MESSAGE_ID": .string(item.messageID), "ERROR": "0"]
+        let given = B24.text(param(params, "process_id")).flatMap { $0.isEmpty ? nil : $0 }
+        let processID = given ?? B24.hex(&rng, count: 16)
+        let indices = offlineQueue.indices.filter { offlineQueue[$0].processID == nil || offlineQueue[$0].processID == given }.prefix(limit)
+        let events: [JSONValue] = indices.map { index in
+            let item = offlineQueue[index]
+            return ["ID": .string(String(item.id)), "TIMESTAMP_X": .string(B24.iso(item.time)), "EVENT_NAME": .string(item.event),
+                    "EVENT_DATA": ["FIELDS": ["ID": .number(Double(item.objectID))]], "EVENT_ADDITIONAL": ["user_id": "1"],
+                    "MESSAGE_ID": .string(item.messageID), "ERROR": "0"]
         }
-        if clear { offlineQueue.removeFirst(taken.count) }
+        if clear {
+            let taken = Set(indices.map { offlineQueue[$0].id })
+            offlineQueue.removeAll { taken.contains($0.id) }
+        } else {
+            for index in indices { offlineQueue[index].processID = processID }
+        }
         return .ok(["events": .array(events), "process_id": .string(processID)])
     }
+
+    /// `event.offline.clear`: removes the records a process took, all of them or those named by `id` / `message_id`.
+    func offlineClear(_ params: [String: JSONValue]) -> Outcome {
+        guard let processID = B24.text(param(params, "process_id")), !processID.isEmpty else {
+            return .fail(400, "", "process_id should be set")
+        }
+        func list(_ name: String) -> Set<String>? {
+            guard let value = param(params, name) else { return nil }
+            let items = value.b24Array ?? value.objectValue.map { Array($0.values) } ?? [value]
+            return Set(items.compactMap { B24.text($0) })
+        }
+        let ids = list("id"), messages = ids == nil ? list("message_id") : nil
+        offlineQueue.removeAll { item in
+            guard item.processID == processID else { return false }
+            if let ids { return ids.contains(String(item.id)) }
+            if let messages { return messages.contains(item.messageID) }
+            return true
+        }
+        return .ok(true)
+    }
+
+    /// Offline records waiting in the queue, taken or not (test inspection).
+    public var offlineQueueCount: Int { offlineQueue.count }
 
     /// Queues offline records and sends online deliveries for an event about a CRM object.
     func emit(_ event: String, id: Int) {
         if bindings.contains(where: { $0.event == event && $0.offline }) {
-            // The queue keeps only the latest record per object.
-            offlineQueue.removeAll { $0.event == event && $0.objectID == id }
+            // The queue keeps only the latest record per object (one a reader has taken stays until cleared).
+            offlineQueue.removeAll { $0.event == event && $0.objectID == id && $0.processID == nil }
             offlineQueue.append(OfflineEvent(id: nextOfflineID, event: event, objectID: id, time: clock(), messageID: B24.hex(&rng, count: 32)))
             nextOfflineID += 1
         }
@@ -128,7 +163,7 @@ extension Bitrix24Emulator {
                           ("auth[application_token]", binding.applicationToken)]
             } else {
                 let token = issueAccessToken(userID: binding.userID)
-                pairs += [("auth[access_token]", token), ("auth[expires]", String(Int(now + Self.accessTokenLifetime))),
+                pairs += [("auth[access_token]", token), ("auth[expires]", String(Int(now + accessTokenLifetime))),
                           ("auth[expires_in]", "3600"), ("auth[scope]", Self.scope), ("auth[domain]", domain),
                           ("auth[server_endpoint]", baseURL + "/rest/"), ("auth[status]", "L"),
                           ("auth[client_endpoint]", baseURL + "/rest/"), ("auth[member_id]", memberID),

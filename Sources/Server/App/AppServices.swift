@@ -1,3 +1,4 @@
+import Access
 import Foundation
 import Jobs
 import Logging
@@ -35,6 +36,8 @@ public struct AppServices: Sendable {
     public let intake: IntakeBatcher
     /// Tenants' RetailCRM accounts behind their rate limits and breakers, exchanges logged.
     public let retailCRM: RetailCRMAccess
+    /// Installed Bitrix24 apps' OAuth tokens, renewed once for all workers of this process.
+    public let bitrix24Tokens: Bitrix24TokenKeeper
     /// Responsible-manager lookups for inbound calls, cached, within a time budget.
     public let routes: ResponsibleManagerRouter
     /// Job kinds `POST /api/v1/jobs` accepts (those a worker in this build can run), with their retry policy.
@@ -58,14 +61,15 @@ public struct AppServices: Sendable {
             passwords: PasswordHasher(cost: settings.bcryptCost), stats: stats, migrator: Migrator(),
             testers: [.retailcrm: RetailCRMTester(), .asterisk: AsteriskTester(logger: logger)],
             defaultTester: ReachabilityTester(), jobs: jobs, rateLimiter: rateLimiter, breakers: breakers,
-            gateway: GatewayCache(stores: stores), intake: IntakeBatcher(intake: CallIntake(queue: jobs)), retailCRM: retailCRM, routes: ResponsibleManagerRouter(access: retailCRM), logger: logger)
+            gateway: GatewayCache(stores: stores), intake: IntakeBatcher(intake: CallIntake(queue: jobs)), retailCRM: retailCRM,
+            bitrix24Tokens: Bitrix24TokenKeeper(database: database, secrets: secrets), routes: ResponsibleManagerRouter(access: retailCRM), logger: logger)
         let registry = StandardJobs.registry(services: services)
         services.jobPolicies = Dictionary(uniqueKeysWithValues: registry.kinds.map { ($0, registry.policy(for: $0) ?? .standard) })
         return services
     }
 
     /// Tenants' Bitrix24 portals behind their leaky-bucket limit and breakers, exchanges logged.
-    public var bitrix24: Bitrix24Access { Bitrix24Access(database: database, rateLimiter: rateLimiter, breakers: breakers) }
+    public var bitrix24: Bitrix24Access { Bitrix24Access(database: database, tokens: bitrix24Tokens, rateLimiter: rateLimiter, breakers: breakers) }
 
     /// The mirror sources behind tenants' CRM integrations.
     public var mirrorSources: MirrorSources { MirrorSources(stores: stores, bitrix24: bitrix24) }

@@ -25,6 +25,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     CallController(services: services).register(on: tenant)
     SyncController(services: services).register(on: tenant)
     WebhookController(services: services).register(on: tenant)
+    Bitrix24AppController(services: services).register(router: router, tenant: tenant)
     LogController(services: services).register(on: tenant)
     return router
 }

@@ -121,6 +121,17 @@ public enum OpenAPIDocument {
             method: "post", path: "/hooks/bitrix24/{tenant}",
             summary: "Bitrix24 events (form-encoded; auth[application_token] checked): ONCRM{DEAL,CONTACT,LEAD,COMPANY}{ADD,UPDATE,DELETE} re-read into the mirror",
             tag: "crm-callbacks", auth: .none),
+        .init(
+            method: "post", path: "/hooks/bitrix24/{tenant}/install",
+            summary: "Bitrix24 app install handler (form AUTH_ID, REFRESH_ID, AUTH_EXPIRES, member_id): tokens stored once the tenant's portal accepts them",
+            tag: "crm-callbacks", auth: .none),
+        .init(
+            method: "get", path: "/oauth/bitrix24/{tenant}/callback",
+            summary: "Bitrix24 OAuth redirect (code, state): the code is traded for the app's tokens", tag: "crm-callbacks", auth: .none),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/integrations/{kind}/authorize",
+            summary: "Bitrix24 app: the portal's /oauth/authorize/ address with a one-time state (10 min), the redirect URI and install handler to configure",
+            tag: "integrations", auth: .tenant),
     ]
 
     /// The CRM mirror, in seed 001's shapes (entity: deal, contact, lead, company, status, category, user).

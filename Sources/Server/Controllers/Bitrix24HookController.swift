@@ -1,3 +1,4 @@
+import Access
 import Bitrix24
 import Foundation
 import Hummingbird
@@ -43,11 +44,23 @@ struct Bitrix24HookController {
         guard let event = fields["event"]?.stringValue, !event.isEmpty else {
             throw SwitchboardError.invalid("event", "the body names no event (expected a Bitrix24 event form: event=ONCRMDEALUPDATE&…)")
         }
-        let token = fields["auth"]?.objectValue?["application_token"]?.stringValue
-        let (tenant, _) = try await verify(tenant: try context.parameters.require("tenant"), token: token)
+        let auth = fields["auth"]?.objectValue ?? [:]
+        let tenantKey = try context.parameters.require("tenant")
+        if event.uppercased() == "ONAPPINSTALL" { return try await appInstalled(auth, tenantKey: tenantKey, context: context) }
+        let (tenant, integration) = try await verify(tenant: tenantKey, token: auth["application_token"]?.stringValue)
         var log = context.logger
         log[metadataKey: "tenant_id"] = "\(tenant.id)"
         log[metadataKey: "event"] = "\(event)"
+        if event.uppercased() == "ONAPPUNINSTALL" {
+            // The app is gone from the portal: its tokens are dead, its offline queue with them.
+            var settings = integration.settings
+            settings["offline_events"] = false
+            _ = try await services.stores.integrations.save(
+                tenantID: tenant.id, kind: .bitrix24, change: .init(settings: settings, secrets: ["access_token": nil, "refresh_token": nil]))
+            await services.bitrix24Tokens.forget(tenantID: tenant.id)
+            log.notice("bitrix24 app uninstalled from the portal; its tokens were removed")
+            return try JSONResponse.make(HookAnswer(status: "uninstalled"))
+        }
         guard let (entity, change) = Bitrix24Entity.parse(event: event) else {
             log.info("bitrix24 event ignored: not one Switchboard handles")
             return try JSONResponse.make(HookAnswer(status: "ignored", reason: "event \(event) is not handled"))
@@ -63,6 +76,32 @@ struct Bitrix24HookController {
         let (job, _) = try await services.jobs.enqueue(MirrorJobs.applyJob(tenantID: tenant.id, crm: "bitrix24", entity: entity.rawValue, ids: [id]))
         log.debug("bitrix24 event accepted", metadata: ["change": "\(change)", "record_id": "\(id)", "job_id": "\(job.id)"])
         return try JSONResponse.make(HookAnswer(status: "accepted", jobID: job.id))
+    }
+
+    /// `ONAPPINSTALL`: the app was installed; the event brings the application token later events carry.
+    /// Trusted only after the tenant's configured portal accepted the event's access token.
+    private func appInstalled(_ auth: [String: JSONValue], tenantKey: String, context: AppRequestContext) async throws -> Response {
+        let refused = SwitchboardError(
+            .unauthorized, code: "invalid_install", message: "the install event's tokens are not of the portal configured for this tenant",
+            field: "auth[access_token]")
+        guard let access = auth["access_token"]?.stringValue, !access.isEmpty,
+            let applicationToken = auth["application_token"]?.stringValue, !applicationToken.isEmpty,
+            let tenant = try await services.stores.tenants.find(tenantKey),
+            let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .bitrix24)
+        else { throw refused }
+        let endpoint = try await Bitrix24AppController(services: services).verifiedEndpoint(integration, accessToken: access, refused: refused)
+        if let refresh = auth["refresh_token"]?.stringValue, !refresh.isEmpty {
+            let lifetime = Double(auth["expires_in"]?.intValue ?? 3600)
+            let tokens = Bitrix24Tokens(
+                accessToken: access, refreshToken: refresh, expiresAt: Date().addingTimeInterval(lifetime), clientEndpoint: endpoint,
+                memberID: auth["member_id"]?.stringValue, domain: auth["domain"]?.stringValue)
+            _ = try await services.bitrix24Tokens.install(tenantID: tenant.id, tokens: tokens, applicationToken: applicationToken)
+        } else {
+            _ = try await services.stores.integrations.save(
+                tenantID: tenant.id, kind: .bitrix24, change: .init(secrets: ["application_token": applicationToken]))
+        }
+        context.logger.notice("bitrix24 app install event: application token stored", metadata: ["tenant_id": "\(tenant.id)"])
+        return try JSONResponse.make(HookAnswer(status: "installed"))
     }
 
     /// The tenant and its Bitrix24 integration, when `token` is its application token; 401 otherwise

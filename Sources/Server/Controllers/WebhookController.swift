@@ -1,4 +1,6 @@
+import Access
 import Bitrix24
+import Jobs
 import Foundation
 import Hummingbird
 import Mirror
@@ -28,14 +30,14 @@ struct WebhookController {
     }
 
     @Sendable func registered(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let (tenant, client) = try await portal(context)
+        let (tenant, _, client) = try await portal(context)
         let bindings = try await call { try await client.boundEvents() }
         let ours = bindings.filter { $0.handler.contains("/hooks/bitrix24/\(tenant.id)") || $0.handler.contains("/hooks/bitrix24/\(tenant.slug)") }
         return try JSONResponse.make(RegisteredView(items: bindings, switchboard: ours.map(\.event).sorted()))
     }
 
     private func change(_ request: Request, context: AppRequestContext, unbind: Bool) async throws -> Response {
-        let (tenant, client) = try await portal(context)
+        let (tenant, integration, client) = try await portal(context)
         guard let base = (request.uri.queryParameters.get("handler_base_url") ?? services.settings.publicURL)?
             .trimmingCharacters(in: CharacterSet(charactersIn: "/ ")), !base.isEmpty
         else {
@@ -49,7 +51,11 @@ struct WebhookController {
         let states = try await services.stores.syncStates.list(tenantID: tenant.id).filter { $0.integration == "bitrix24" }
         let off = Set(states.filter { !$0.webhookEnabled }.map(\.entity))
         let events = Bitrix24Entity.allCases.filter { unbind || !off.contains($0.rawValue) }.flatMap(\.events)
-        let errors = try await call { try await client.bind(events, handler: handler, unbind: unbind) }
+        // Binding twice is not an error: the handler is there, as asked.
+        func failures(_ errors: [String: Bitrix24Error]) -> [String: Bitrix24Error] {
+            errors.filter { !$0.value.message.localizedCaseInsensitiveContains("already bind") }
+        }
+        var errors = failures(try await call { try await client.bind(events, handler: handler, unbind: unbind) })
         if let wrongAuth = errors.values.first(where: { $0.code == "WRONG_AUTH_TYPE" || $0.code == "ACCESS_DENIED" || $0.status == 401 }) {
             throw SwitchboardError(
                 .conflict, code: "bitrix24_needs_app",
@@ -58,19 +64,31 @@ struct WebhookController {
                     + "for the ONCRM… events with handler \(handler), and store its application token as secrets.application_token.",
                 field: "integration")
         }
+        // An app also binds the events offline: the portal queues them for the poll job, which loses nothing
+        // when an online delivery does not get through (Bitrix24 never retries those).
+        var offline: [String] = []
+        if Bitrix24Access.mode(integration) == .app {
+            let offlineErrors = failures(try await call { try await client.bind(events, handler: handler, offline: true, unbind: unbind) })
+            offline = events.filter { offlineErrors[$0] == nil }
+            for (event, error) in offlineErrors { errors["offline:" + event] = error }
+            var settings = integration.settings
+            settings["offline_events"] = .bool(!unbind && !offline.isEmpty)
+            _ = try await services.stores.integrations.save(tenantID: tenant.id, kind: .bitrix24, change: .init(settings: settings))
+            if !unbind, !offline.isEmpty { _ = try await services.jobs.enqueue(Bitrix24OfflineEvents.job(tenantID: tenant.id)) }
+        }
         let view = ChangeView(
-            handler: handler, events: events.filter { errors[$0] == nil },
+            handler: handler, events: events.filter { errors[$0] == nil }, offlineEvents: offline,
             errors: errors.mapValues(\.description), action: unbind ? "unregistered" : "registered")
         return try JSONResponse.make(view)
     }
 
-    private func portal(_ context: AppRequestContext) async throws -> (Tenant, Bitrix24Client) {
+    private func portal(_ context: AppRequestContext) async throws -> (Tenant, Integration, Bitrix24Client) {
         let tenant = try context.requireTenant()
         guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .bitrix24), integration.enabled else {
             throw SwitchboardError.conflict("connect and enable the bitrix24 integration first", field: "integration")
         }
         do {
-            return (tenant, try services.bitrix24.client(integration, event: "webhooks"))
+            return (tenant, integration, try services.bitrix24.client(integration, event: "webhooks"))
         } catch let failure as JobFailure {
             throw SwitchboardError.conflict(failure.message, field: "integration")
         }
@@ -92,6 +110,8 @@ struct WebhookController {
 struct ChangeView: Encodable {
     var handler: String
     var events: [String]
+    /// Events also bound offline (installed apps): queued by the portal and polled, so none is lost.
+    var offlineEvents: [String]
     var errors: [String: String]
     var action: String
 }

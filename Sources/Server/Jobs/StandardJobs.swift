@@ -27,6 +27,7 @@ public enum StandardJobs {
     public static func schedules(services: AppServices) async throws -> [Schedule] {
         builtInSchedules(logRetentionDays: services.settings.logRetentionDays) + (try await Schedule.tenantSchedules(services.stores.schedules))
             + (try await MirrorJobs.schedules(services.stores.syncStates))
+            + (try await Bitrix24OfflineEvents.schedules(services.stores.integrations))
     }
 
     public static func registry(services: AppServices) -> JobRegistry {
@@ -47,6 +48,7 @@ public enum StandardJobs {
         }
         TelephonyDispatcher(retailCRM: services.retailCRM).register(into: &registry)
         MirrorJobs(database: services.database, sources: services.mirrorSources).register(into: &registry)
+        Bitrix24OfflineEvents(database: services.database, sources: services.mirrorSources).register(into: &registry)
         RetailCRMModuleRegistration(access: services.retailCRM, defaultPublicURL: services.settings.publicURL).register(into: &registry)
         registry.register(prune, policy: .standard, timeout: .seconds(600)) { context in
             var days = 7.0

@@ -283,5 +283,19 @@ public enum ControlMigrations {
                 "CREATE INDEX sync_runs_tenant ON sync_runs (tenant_id, started_at)",
             ]
         },
+        Migration(version: 8, name: "connector cursors: where a connector's event stream stands per tenant") { t in
+            [
+                """
+                CREATE TABLE connector_cursors (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    integration TEXT NOT NULL,
+                    name TEXT NOT NULL,
+                    value TEXT NOT NULL,
+                    updated_at \(t.timestamp) NOT NULL,
+                    PRIMARY KEY (tenant_id, integration, name)
+                )
+                """
+            ]
+        },
     ]
 }

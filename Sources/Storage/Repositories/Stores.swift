@@ -12,6 +12,7 @@ public struct Stores: Sendable {
     public let calls: CallRepository
     public let managers: ManagerRepository
     public let syncStates: SyncStateRepository
+    public let cursors: ConnectorCursorRepository
 
     public init(_ runner: any SQLRunner, secrets: SecretBox) {
         tenants = TenantRepository(runner, secrets: secrets)
@@ -24,5 +25,6 @@ public struct Stores: Sendable {
         calls = CallRepository(runner)
         managers = ManagerRepository(runner)
         syncStates = SyncStateRepository(runner)
+        cursors = ConnectorCursorRepository(runner)
     }
 }

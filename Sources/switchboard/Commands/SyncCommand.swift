@@ -1,3 +1,4 @@
+import Access
 import ArgumentParser
 import Foundation
 import Jobs
@@ -32,7 +33,9 @@ struct SyncCommand: AsyncParsableCommand {
             let outcome = try await runtime.withDatabase { database, secrets in
                 let stores = Stores(database, secrets: secrets)
                 let tenant = try await stores.tenants.require(tenantKey)
-                let access = Bitrix24Access(database: database, rateLimiter: RateLimiter(), breakers: CircuitBreakers())
+                let access = Bitrix24Access(
+                    database: database, tokens: Bitrix24TokenKeeper(database: database, secrets: secrets), rateLimiter: RateLimiter(),
+                    breakers: CircuitBreakers())
                 let source: any MirrorSource
                 do {
                     source = try await MirrorSources(stores: stores, bitrix24: access).source(tenantID: tenant.id, crm: crm, event: "cli.sync")

@@ -10,6 +10,8 @@ import SwitchboardCore
 /// and logged in the integration log with credentials masked.
 public struct Bitrix24Access: Sendable {
     public let database: Database
+    /// Installed apps' tokens, renewed before they expire (share one keeper per process).
+    public let tokens: Bitrix24TokenKeeper
     public let rateLimiter: RateLimiter
     public let breakers: CircuitBreakers
     public var httpClient: HTTPClient
@@ -19,10 +21,11 @@ public struct Bitrix24Access: Sendable {
     public var limit: RateLimit
 
     public init(
-        database: Database, rateLimiter: RateLimiter, breakers: CircuitBreakers, httpClient: HTTPClient = .shared,
+        database: Database, tokens: Bitrix24TokenKeeper, rateLimiter: RateLimiter, breakers: CircuitBreakers, httpClient: HTTPClient = .shared,
         timeout: Duration = .seconds(60), limit: RateLimit = .bitrix24
     ) {
         self.database = database
+        self.tokens = tokens
         self.rateLimiter = rateLimiter
         self.breakers = breakers
         self.httpClient = httpClient
@@ -30,22 +33,43 @@ public struct Bitrix24Access: Sendable {
         self.limit = limit
     }
 
-    /// Where the integration's API is: its incoming-webhook URL (secret `webhook_url`), or an app's
-    /// `client_endpoint` (setting) with its access token (secret `access_token`).
-    public static func endpoint(_ integration: Integration) throws -> Bitrix24Endpoint {
-        if let url = integration.secrets["webhook_url"], !url.isEmpty { return .webhook(url: url) }
-        if let token = integration.secrets["access_token"], !token.isEmpty,
-            let endpoint = integration.settings["client_endpoint"]?.stringValue, !endpoint.isEmpty
+    /// How an integration reaches its portal.
+    public enum Mode: String, Sendable {
+        /// An incoming webhook (secret `webhook_url`): CRM reads and writes, no `event.bind`, and real
+        /// portals refuse telephony methods to it.
+        case webhook
+        /// An installed local or marketplace app (OAuth tokens): everything, events and telephony included.
+        case app
+    }
+
+    /// The integration's mode; an installed app wins over a webhook URL, since it can do more.
+    public static func mode(_ integration: Integration) -> Mode? {
+        if let endpoint = integration.settings["client_endpoint"]?.stringValue, !endpoint.isEmpty,
+            !(integration.secrets["access_token"] ?? "").isEmpty || !(integration.secrets["refresh_token"] ?? "").isEmpty
         {
-            return .app(clientEndpoint: endpoint, accessToken: token)
+            return .app
         }
-        throw JobFailure.permanent(
-            "the Bitrix24 integration has neither secrets.webhook_url (an incoming webhook) nor an installed app's access token")
+        if let url = integration.secrets["webhook_url"], !url.isEmpty { return .webhook }
+        return nil
+    }
+
+    /// Where the integration's API is: an installed app's `client_endpoint` (setting) with its tokens, or
+    /// its incoming-webhook URL (secret `webhook_url`).
+    public func endpoint(_ integration: Integration) throws -> Bitrix24Endpoint {
+        switch Self.mode(integration) {
+        case .app:
+            return .app(clientEndpoint: integration.settings["client_endpoint"]?.stringValue ?? "", tokens: tokens.source(tenantID: integration.tenantID))
+        case .webhook:
+            return .webhook(url: integration.secrets["webhook_url"] ?? "")
+        case nil:
+            throw JobFailure.permanent(
+                "the Bitrix24 integration has neither secrets.webhook_url (an incoming webhook) nor an installed app (OAuth tokens)")
+        }
     }
 
     /// A client for the integration; `event` names its exchanges in the integration log.
     public func client(_ integration: Integration, event: String) throws -> Bitrix24Client {
-        let endpoint = try Self.endpoint(integration)
+        let endpoint = try endpoint(integration)
         let (tenantID, database, rateLimiter, breakers, limit) = (integration.tenantID, database, rateLimiter, breakers, limit)
         let breakerKey = CircuitBreakers.key(tenantID: tenantID, integration: "bitrix24")
         let limiterKey = "bitrix24:\(tenantID)"

@@ -1,0 +1,153 @@
+import AsyncHTTPClient
+import Bitrix24
+import Foundation
+import Jobs
+import SQLKit
+import Storage
+import SwitchboardCore
+
+/// Keeps installed Bitrix24 apps' tokens fresh. An access token lives an hour and each refresh rotates
+/// the refresh token, so two refreshes racing would leave one worker with a dead token and could lose the
+/// install: in this process one refresh per tenant runs at a time (the others wait for it), and on
+/// PostgreSQL a transaction-scoped advisory lock does the same across processes — whoever gets the lock
+/// second finds the new token already stored and uses it.
+///
+/// The app's tokens live in the tenant's `bitrix24` integration: secrets `access_token`, `refresh_token`,
+/// `client_secret`, `application_token`; settings `client_id`, `client_endpoint`, `token_expires_at`
+/// (unix seconds), `member_id`, optional `oauth_url` (the token endpoint, Bitrix24's by default).
+public actor Bitrix24TokenKeeper {
+    /// Tokens are renewed this long before they expire, so no request starts with a token about to die.
+    public static let renewalMargin: TimeInterval = 300
+
+    let database: Database
+    let secrets: SecretBox
+    let httpClient: HTTPClient
+    private var cached: [String: (token: String, expiresAt: Date)] = [:]
+    private var refreshing: [String: Task<(String, Date, Bool), any Error>] = [:]
+    /// Refreshes done by this process (monitoring and tests).
+    public private(set) var refreshCount = 0
+
+    public init(database: Database, secrets: SecretBox, httpClient: HTTPClient = .shared) {
+        self.database = database
+        self.secrets = secrets
+        self.httpClient = httpClient
+    }
+
+    /// The token source of one tenant's app, for `Bitrix24Endpoint.app`.
+    public nonisolated func source(tenantID: String) -> any Bitrix24TokenSource { TenantTokens(keeper: self, tenantID: tenantID) }
+
+    /// A token with at least the renewal margin left, refreshed first when needed.
+    public func accessToken(tenantID: String) async throws -> String {
+        if let entry = cached[tenantID], entry.expiresAt.timeIntervalSinceNow > Self.renewalMargin { return entry.token }
+        return try await refresh(tenantID: tenantID, rejecting: nil)
+    }
+
+    /// A token other than `rejected` (which the portal called expired).
+    public func renewedToken(tenantID: String, rejecting rejected: String) async throws -> String {
+        if let entry = cached[tenantID], entry.token != rejected, entry.expiresAt.timeIntervalSinceNow > Self.renewalMargin { return entry.token }
+        return try await refresh(tenantID: tenantID, rejecting: rejected)
+    }
+
+    /// Stores the tokens of a fresh install or authorization (and the application token events will carry, when known).
+    public func install(tenantID: String, tokens: Bitrix24Tokens, applicationToken: String? = nil) async throws -> Integration {
+        let saved = try await Self.save(tokens, tenantID: tenantID, applicationToken: applicationToken, on: database, secrets: secrets)
+        cached[tenantID] = (tokens.accessToken, tokens.expiresAt)
+        return saved
+    }
+
+    /// Forgets what this process cached (after an integration was changed by hand).
+    public func forget(tenantID: String) { cached[tenantID] = nil }
+
+    private func refresh(tenantID: String, rejecting rejected: String?) async throws -> String {
+        if let running = refreshing[tenantID] { return try await running.value.0 }
+        let (database, secrets, httpClient) = (database, secrets, httpClient)
+        let task = Task<(String, Date, Bool), any Error> {
+            try await Self.locked(tenantID, database: database) { runner in
+                let stores = IntegrationRepository(runner, secrets: secrets)
+                guard let integration = try await stores.find(tenantID: tenantID, kind: .bitrix24) else {
+                    throw JobFailure.permanent("the tenant has no bitrix24 integration")
+                }
+                let expiresAt = Date(timeIntervalSince1970: Double(integration.settings["token_expires_at"]?.intValue ?? 0))
+                if let token = integration.secrets["access_token"], !token.isEmpty, token != rejected,
+                    expiresAt.timeIntervalSinceNow > Self.renewalMargin
+                {
+                    return (token, expiresAt, false)  // still good, or another process has just renewed it
+                }
+                let oauth = try Self.oauthClient(integration, httpClient: httpClient)
+                guard let refreshToken = integration.secrets["refresh_token"], !refreshToken.isEmpty else {
+                    throw JobFailure.permanent("the Bitrix24 app has no refresh token; install the app again")
+                }
+                let tokens: Bitrix24Tokens
+                do {
+                    tokens = try await oauth.refresh(refreshToken)
+                } catch let error as Bitrix24Error where !error.isRetryable {
+                    throw JobFailure.permanent(
+                        "Bitrix24 refused to renew the app's tokens (\(error)); the refresh token lives 180 days — install the app again")
+                }
+                _ = try await Self.save(tokens, tenantID: tenantID, applicationToken: nil, on: runner, secrets: secrets)
+                return (tokens.accessToken, tokens.expiresAt, true)
+            }
+        }
+        refreshing[tenantID] = task
+        defer { refreshing[tenantID] = nil }
+        let (token, expiresAt, renewed) = try await task.value
+        cached[tenantID] = (token, expiresAt)
+        if renewed { refreshCount += 1 }
+        return token
+    }
+
+    /// The OAuth client of an integration's app (`client_id` setting, `client_secret` secret).
+    public static func oauthClient(_ integration: Integration, httpClient: HTTPClient = .shared) throws -> Bitrix24OAuthClient {
+        guard let clientID = integration.settings["client_id"]?.stringValue, !clientID.isEmpty,
+            let clientSecret = integration.secrets["client_secret"], !clientSecret.isEmpty
+        else {
+            throw JobFailure.permanent("the Bitrix24 integration needs settings.client_id and secrets.client_secret of the app")
+        }
+        let url = integration.settings["oauth_url"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? Bitrix24OAuthClient.defaultTokenURL
+        return Bitrix24OAuthClient(tokenURL: url, clientID: clientID, clientSecret: clientSecret, httpClient: httpClient)
+    }
+
+    static func save(
+        _ tokens: Bitrix24Tokens, tenantID: String, applicationToken: String?, on runner: any SQLRunner, secrets: SecretBox
+    ) async throws -> Integration {
+        let repository = IntegrationRepository(runner, secrets: secrets)
+        var settings = try await repository.find(tenantID: tenantID, kind: .bitrix24)?.settings ?? [:]
+        settings["client_endpoint"] = .string(tokens.clientEndpoint)
+        settings["token_expires_at"] = .number(tokens.expiresAt.timeIntervalSince1970.rounded(.down))
+        if let member = tokens.memberID { settings["member_id"] = .string(member) }
+        if let scope = tokens.scope { settings["scope"] = .string(scope) }
+        if let user = tokens.userID { settings["app_user_id"] = .number(Double(user)) }
+        var changed: [String: String?] = ["access_token": tokens.accessToken, "refresh_token": tokens.refreshToken]
+        if let applicationToken, !applicationToken.isEmpty { changed["application_token"] = applicationToken }
+        return try await repository.save(tenantID: tenantID, kind: .bitrix24, change: .init(settings: settings, secrets: changed))
+    }
+
+    /// Runs `body` holding the tenant's refresh lock: on PostgreSQL in a transaction with an advisory lock
+    /// (every process), on SQLite directly (one process; the actor already serialises).
+    private static func locked<R: Sendable>(
+        _ tenantID: String, database: Database, _ body: @escaping @Sendable (any SQLRunner) async throws -> R
+    ) async throws -> R {
+        switch database.backend {
+        case .postgres:
+            return try await database.transaction { tx in
+                try await tx.run { sql in
+                    try await sql.raw("SELECT pg_advisory_xact_lock(hashtextextended(\(bind: "bitrix24-oauth:" + tenantID), 0))").run()
+                }
+                return try await body(tx)
+            }
+        case .sqlite:
+            return try await body(database)
+        }
+    }
+}
+
+/// One tenant's tokens, as the client asks for them.
+struct TenantTokens: Bitrix24TokenSource {
+    let keeper: Bitrix24TokenKeeper
+    let tenantID: String
+
+    func accessToken() async throws -> String { try await keeper.accessToken(tenantID: tenantID) }
+    func renewedToken(rejecting rejected: String) async throws -> String {
+        try await keeper.renewedToken(tenantID: tenantID, rejecting: rejected)
+    }
+}
