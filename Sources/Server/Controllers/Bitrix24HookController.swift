@@ -3,6 +3,8 @@ import Bitrix24
 import Foundation
 import Hummingbird
 import Jobs
+import Logging
+import Telephony
 import Mirror
 import NIOCore
 import Storage
@@ -61,6 +63,9 @@ struct Bitrix24HookController {
             log.notice("bitrix24 app uninstalled from the portal; its tokens were removed")
             return try JSONResponse.make(HookAnswer(status: "uninstalled"))
         }
+        if event.uppercased() == "ONEXTERNALCALLSTART" {
+            return try await clickToCall(fields["data"]?.objectValue ?? [:], tenant: tenant, integration: integration, log: log)
+        }
         guard let (entity, change) = Bitrix24Entity.parse(event: event) else {
             log.info("bitrix24 event ignored: not one Switchboard handles")
             return try JSONResponse.make(HookAnswer(status: "ignored", reason: "event \(event) is not handled"))
@@ -76,6 +81,35 @@ struct Bitrix24HookController {
         let (job, _) = try await services.jobs.enqueue(MirrorJobs.applyJob(tenantID: tenant.id, crm: "bitrix24", entity: entity.rawValue, ids: [id]))
         log.debug("bitrix24 event accepted", metadata: ["change": "\(change)", "record_id": "\(id)", "job_id": "\(job.id)"])
         return try JSONResponse.make(HookAnswer(status: "accepted", jobID: job.id))
+    }
+
+    /// `ONEXTERNALCALLSTART`: a user clicked a number in the CRM. The portal has registered the call
+    /// already; its `CALL_ID` waits for the PBX call from the user's extension to that number (the
+    /// telephony dispatcher finishes it under that id), and the PBX is told to ring the extension, then
+    /// dial out. When the PBX cannot, the call is finished at once as failed, so no card hangs open.
+    private func clickToCall(_ data: [String: JSONValue], tenant: Tenant, integration: Integration, log: Logger) async throws -> Response {
+        func text(_ name: String) -> String? { data[name]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? data[name]?.intValue.map(String.init) }
+        guard let callID = text("CALL_ID") else { throw SwitchboardError.invalid("data[CALL_ID]", "the event carries no CALL_ID") }
+        guard let raw = text("PHONE_NUMBER_INTERNATIONAL") ?? text("PHONE_NUMBER"),
+            let phone = PhoneNumber.e164(raw, defaultCountry: tenant.defaultCountry)
+        else { throw SwitchboardError.invalid("data[PHONE_NUMBER]", "the event carries no phone number that can be dialled") }
+        let managers = try await services.stores.managers.list(tenantID: tenant.id, integration: .bitrix24)
+        let mapped = text("USER_ID").flatMap { user in managers.first { $0.crmUserID == user }?.extensionNumber }
+        guard let ext = mapped ?? text("EXTENSION"), ext.count <= 20, ext.allSatisfy({ $0.isASCII && $0.isNumber }) else {
+            throw SwitchboardError.invalid("data[USER_ID]", "no extension is mapped to Bitrix24 user \(text("USER_ID") ?? "?") and the event names none")
+        }
+        try await Bitrix24ClickToCall.remember(callID: callID, tenantID: tenant.id, extension: ext, phone: phone, on: services.database)
+        do {
+            try await ClickToCall(services: services).originate(tenant: tenant, extension: ext, phone: phone, source: "bitrix24")
+        } catch let error as SwitchboardError {
+            log.warning("bitrix24 click-to-call failed at the PBX", metadata: ["reason": "\(error.message)"])
+            _ = try? await Bitrix24ClickToCall.take(tenantID: tenant.id, extension: ext, phone: phone, database: services.database)
+            let finish = Bitrix24CallFinish(callID: callID, userID: text("USER_ID").flatMap(Int.init), userPhoneInner: nil, duration: 0, statusCode: "503")
+            if let client = try? services.bitrix24.client(integration, event: "telephony.click_to_call") { try? await client.finishCall(finish) }
+            return try JSONResponse.make(HookAnswer(status: "failed", reason: error.message))
+        }
+        log.info("bitrix24 click-to-call started", metadata: ["extension": "\(ext)"])
+        return try JSONResponse.make(HookAnswer(status: "dialing"))
     }
 
     /// `ONAPPINSTALL`: the app was installed; the event brings the application token later events carry.

@@ -79,7 +79,7 @@ struct CallController {
                 throw SwitchboardError.invalid("to", "more than \(CallReplay.maxCalls) calls in the period; replay a shorter one")
             }
         }
-        var targets = try await services.stores.integrations.enabledKinds(tenantID: tenant.id).filter(CallIntake.callTargets.contains)
+        var targets = try await CallIntake.targets(tenantID: tenant.id, integrations: services.stores.integrations)
         if let name = body.integration {
             guard let kind = IntegrationKind(rawValue: name), CallIntake.callTargets.contains(kind) else {
                 throw SwitchboardError.invalid("integration", "integration must be one that takes calls: \(CallIntake.callTargets.map(\.rawValue).sorted().joined(separator: ", "))")

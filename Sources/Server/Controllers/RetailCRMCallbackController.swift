@@ -64,31 +64,7 @@ struct RetailCRMCallbackController {
             guard number != nil else { throw SwitchboardError.invalid("userId", "No extension configured for user \(userID)", code: "unmapped_user") }
         }
         guard let number else { throw SwitchboardError.invalid("userId", "userId or code is required") }
-        guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .asterisk), integration.enabled else {
-            throw SwitchboardError(.conflict, code: "pbx_not_configured", message: "the tenant has no enabled asterisk integration", field: "clientId")
-        }
-        let settings = try PBXSettings(integration)
-        guard let client = await services.pbx.client(for: tenant.id), client.state == .connected else {
-            throw SwitchboardError(.unavailable, code: "pbx_not_connected", message: "the PBX is not connected right now; try again in a moment")
-        }
-        let action = AMIMessage([
-            ("Action", "Originate"), ("Channel", settings.originateChannel.replacingOccurrences(of: "{extension}", with: number)),
-            ("Context", settings.originateContext), ("Exten", phone), ("Priority", "1"), ("CallerID", "\"\(phone)\" <\(phone)>"),
-            ("Timeout", "30000"), ("Async", "true"), ("Variable", "SWITCHBOARD_SOURCE=retailcrm"),
-        ])
-        let started = ContinuousClock.now
-        let answer: AMIMessage
-        do {
-            answer = try await client.send(action)
-        } catch {
-            await log(tenant, event: "click_to_call", ok: false, request: "\(number) → \(phone)", response: "\(error)", started: started)
-            throw SwitchboardError(.unavailable, code: "pbx_error", message: "the PBX did not take the call: \(error)")
-        }
-        let ok = answer.response?.lowercased() == "success"
-        await log(tenant, event: "click_to_call", ok: ok, request: "\(number) → \(phone)", response: answer.description, started: started)
-        guard ok else {
-            throw SwitchboardError(.unavailable, code: "pbx_refused", message: "the PBX refused the call: \(answer["Message"] ?? "no reason given")")
-        }
+        try await ClickToCall(services: services).originate(tenant: tenant, extension: number, phone: phone, source: "retailcrm")
         context.logger.info("click-to-call queued", metadata: ["extension": "\(number)"])
         return try JSONResponse.make(["success": true])
     }

@@ -55,7 +55,10 @@ struct WebhookController {
         func failures(_ errors: [String: Bitrix24Error]) -> [String: Bitrix24Error] {
             errors.filter { !$0.value.message.localizedCaseInsensitiveContains("already bind") }
         }
-        var errors = failures(try await call { try await client.bind(events, handler: handler, unbind: unbind) })
+        // Click-to-call comes as ONEXTERNALCALLSTART, online only, when the portal's calls go through Switchboard.
+        let telephony = integration.settings["telephony"]?.boolValue == true && Bitrix24Access.mode(integration) == .app
+        let online = events + (telephony || unbind ? ["ONEXTERNALCALLSTART"] : [])
+        var errors = failures(try await call { try await client.bind(online, handler: handler, unbind: unbind) })
         if let wrongAuth = errors.values.first(where: { $0.code == "WRONG_AUTH_TYPE" || $0.code == "ACCESS_DENIED" || $0.status == 401 }) {
             throw SwitchboardError(
                 .conflict, code: "bitrix24_needs_app",
@@ -77,7 +80,7 @@ struct WebhookController {
             if !unbind, !offline.isEmpty { _ = try await services.jobs.enqueue(Bitrix24OfflineEvents.job(tenantID: tenant.id)) }
         }
         let view = ChangeView(
-            handler: handler, events: events.filter { errors[$0] == nil }, offlineEvents: offline,
+            handler: handler, events: online.filter { errors[$0] == nil }, offlineEvents: offline,
             errors: errors.mapValues(\.description), action: unbind ? "unregistered" : "registered")
         return try JSONResponse.make(view)
     }

@@ -46,7 +46,7 @@ public enum StandardJobs {
             let result = await IntegrationController.runTest(integration, services: services)
             return try JSONDecoder().decode(JSONValue.self, from: JSONCoding.encoder.encode(result))
         }
-        TelephonyDispatcher(retailCRM: services.retailCRM).register(into: &registry)
+        TelephonyDispatcher(retailCRM: services.retailCRM, bitrix24: services.bitrix24).register(into: &registry)
         MirrorJobs(database: services.database, sources: services.mirrorSources).register(into: &registry)
         Bitrix24OfflineEvents(database: services.database, sources: services.mirrorSources).register(into: &registry)
         RetailCRMModuleRegistration(access: services.retailCRM, defaultPublicURL: services.settings.publicURL).register(into: &registry)

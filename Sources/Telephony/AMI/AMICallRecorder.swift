@@ -72,7 +72,7 @@ public actor AMICallRecorder {
     }
 
     private func targets(_ runner: any SQLRunner) async throws -> [IntegrationKind] {
-        try await IntegrationRepository(runner, secrets: secrets).enabledKinds(tenantID: tenant.id).filter(CallIntake.callTargets.contains)
+        try await CallIntake.targets(tenantID: tenant.id, integrations: IntegrationRepository(runner, secrets: secrets))
     }
 
     private func write(_ update: CallTracker.Update) async throws {

@@ -1,4 +1,5 @@
 import Access
+import Bitrix24
 import Foundation
 import Jobs
 import Logging
@@ -11,10 +12,12 @@ import SwitchboardCore
 /// tenant's circuit breaker, every exchange in the integration log.
 public struct TelephonyDispatcher: Sendable {
     public let retailCRM: RetailCRMAccess
+    public let bitrix24: Bitrix24Access
     var database: Database { retailCRM.database }
 
-    public init(retailCRM: RetailCRMAccess) {
+    public init(retailCRM: RetailCRMAccess, bitrix24: Bitrix24Access) {
         self.retailCRM = retailCRM
+        self.bitrix24 = bitrix24
     }
 
     /// Adds the telephony job kinds to `registry`.
@@ -39,6 +42,14 @@ public struct TelephonyDispatcher: Sendable {
         switch target {
         case .retailcrm:
             return try await sendToRetailCRM(step, record: record, integration: integration, job: job, stores: stores)
+        case .bitrix24:
+            do {
+                return try await sendToBitrix24(step, record: record, integration: integration, job: job, stores: stores)
+            } catch let error as Bitrix24Error {
+                throw error.code == "WRONG_AUTH_TYPE"
+                    ? JobFailure.permanent("Bitrix24 takes calls only from an installed app, not an incoming webhook (\(error)); install the Switchboard app")
+                    : error.jobFailure
+            }
         default:
             throw JobFailure.permanent("\(target.rawValue) does not take calls yet")
         }
@@ -48,7 +59,7 @@ public struct TelephonyDispatcher: Sendable {
         let tenantID = record.tenantID
         let ledger = EffectLedger(database)
         let key = "retailcrm:\(record.call.externalID):\(step.rawValue)"
-        if step == .hangup, job.attempt < 3, try await !dialDone(record, ledger: ledger) {
+        if step == .hangup, job.attempt < 3, try await !dialDone(record, target: .retailcrm, key: "retailcrm:\(record.call.externalID):dial", ledger: ledger) {
             // Close the card only after it was opened: the dial step is still queued or retrying.
             throw JobFailure.retryable("waiting for the call card to be shown first", retryAfter: .seconds(1))
         }
@@ -77,21 +88,81 @@ public struct TelephonyDispatcher: Sendable {
         return .object(result)
     }
 
-    /// Whether the card was shown, or will never be (no dial step pending); waits up to two seconds for a
-    /// dial step that is running right now, so the usual case needs no retry.
-    private func dialDone(_ record: CallRecord, ledger: EffectLedger) async throws -> Bool {
-        let key = "retailcrm:\(record.call.externalID):dial"
+    /// Bitrix24: `register` (the card) at dial, `finish` at hangup, `attachRecord` with the history. A step
+    /// that finds no registration (a hangup without a dial, a backfilled call) registers first, without a
+    /// card; a click-to-call uses the `CALL_ID` the portal gave. Each request is one ledger effect, and the
+    /// call's own id goes as `EXTERNAL_CALL_ID`, so two overlapping calls between the same numbers never
+    /// share a `CALL_ID`.
+    private func sendToBitrix24(_ step: DispatchStep, record: CallRecord, integration: Integration, job: Job, stores: Stores) async throws -> JSONValue {
+        let (tenantID, call) = (record.tenantID, record.call)
+        let ledger = EffectLedger(database)
+        let base = "bitrix24:\(call.externalID)"
+        // register → finish → attachRecord, in that order: a second finish of one CALL_ID is refused.
+        if step != .dial, job.attempt < 3, try await !dialDone(record, target: .bitrix24, key: base + ":register", ledger: ledger) {
+            throw JobFailure.retryable("waiting for the call to be registered first", retryAfter: .seconds(1))
+        }
+        if step == .upload, job.attempt < 3,
+            try await !dialDone(record, target: .bitrix24, key: base + ":finish", ledger: ledger, step: .hangup)
+        {
+            throw JobFailure.retryable("waiting for the call to be finished first", retryAfter: .seconds(1))
+        }
+        let userIDs = Bitrix24CallMapping.userIDs(try await stores.managers.list(tenantID: tenantID, integration: .bitrix24))
+        let createLead = integration.settings["create_lead_for_unknown"]?.boolValue ?? false
+        guard let registration = Bitrix24CallMapping.registration(call, userIDs: userIDs, createLead: createLead, show: step == .dial) else {
+            return ["skipped": "no customer number"]
+        }
+        let client = try bitrix24.client(integration, event: "telephony.\(step.rawValue)")
+        let registered = try await ledger.once(tenantID: tenantID, key: base + ":register", kind: "bitrix24.register", jobID: job.id) {
+            if call.direction == .outbound, let ext = registration.userPhoneInner ?? Bitrix24CallMapping.cardExtension(call),
+                let clicked = try await Bitrix24ClickToCall.take(tenantID: tenantID, extension: ext, phone: registration.phoneNumber, database: database)
+            {
+                return ["call_id": .string(clicked), "click_to_call": true]
+            }
+            let answer = try await client.registerCall(registration)
+            return [
+                "call_id": .string(answer.callID), "crm_entity_type": answer.crmEntityType.map(JSONValue.string) ?? .null,
+                "crm_entity_id": answer.crmEntityID.map { .number(Double($0)) } ?? .null,
+                "created_lead_id": answer.createdLeadID.map { .number(Double($0)) } ?? .null,
+            ]
+        }
+        guard let callID = registered.result.objectValue?["call_id"]?.stringValue else {
+            throw JobFailure.permanent("the recorded registration of call \(call.externalID) has no CALL_ID")
+        }
+        var result: [String: JSONValue] = ["call_id": .string(callID), "registration": registered.result]
+        guard step != .dial else { return .object(result) }
+        guard call.endedAt != nil || step == .upload else { throw JobFailure.retryable("the call has not ended yet", retryAfter: .seconds(2)) }
+        let finish = Bitrix24CallMapping.finish(call, callID: callID, userIDs: userIDs)
+        let finished = try await ledger.once(tenantID: tenantID, key: base + ":finish", kind: "bitrix24.finish", jobID: job.id) {
+            try await client.finishCall(finish)
+            return ["status_code": .string(finish.statusCode), "duration": .number(Double(finish.duration))]
+        }
+        result["finish"] = finished.result
+        if step == .upload, let url = call.recordingURL, !url.isEmpty {
+            let attached = try await ledger.once(tenantID: tenantID, key: base + ":record", kind: "bitrix24.record", jobID: job.id) {
+                let file = try await client.attachRecord(callID: callID, url: url)
+                return ["file_id": file.map { .number(Double($0)) } ?? .null]
+            }
+            result["record"] = attached.result
+        }
+        return .object(result)
+    }
+
+    /// Whether an earlier step's effect `key` is recorded, or will never be (its `step` is not pending); waits
+    /// up to two seconds for a step that is running right now, so the usual case needs no retry.
+    private func dialDone(
+        _ record: CallRecord, target: IntegrationKind, key: String, ledger: EffectLedger, step: DispatchStep = .dial
+    ) async throws -> Bool {
         for _ in 0..<20 {
             if try await ledger.find(tenantID: record.tenantID, key: key) != nil { return true }
-            guard try await dialPending(record) else { return true }
+            guard try await stepPending(record, target: target, step: step) else { return true }
             try await Task.sleep(for: .milliseconds(100))
         }
         return false
     }
 
-    /// Whether the call's dial step is still queued or running.
-    private func dialPending(_ record: CallRecord) async throws -> Bool {
-        let unique = "telephony:\(record.tenantID):\(record.call.externalID):retailcrm:dial"
+    /// Whether one of the call's steps is still queued or running.
+    private func stepPending(_ record: CallRecord, target: IntegrationKind, step: DispatchStep) async throws -> Bool {
+        let unique = "telephony:\(record.tenantID):\(record.call.externalID):\(target.rawValue):\(step.rawValue)"
         return try await database.run { sql in
             try await sql.raw(
                 "SELECT id FROM jobs WHERE unique_key = \(bind: unique) AND state IN ('available', 'scheduled', 'running', 'retryable')"

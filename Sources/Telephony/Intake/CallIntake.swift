@@ -9,8 +9,18 @@ public struct CallIntake: Sendable {
     public let queue: JobQueue
     var database: Database { queue.database }
 
-    /// CRM integrations that take calls; the others ignore PBX events.
-    public static let callTargets: Set<IntegrationKind> = [.retailcrm]
+    /// CRM integrations that can take calls; the others ignore PBX events.
+    public static let callTargets: Set<IntegrationKind> = [.retailcrm, .bitrix24]
+
+    /// The tenant's enabled integrations that take its calls. Bitrix24 takes them only when its
+    /// integration says so (`settings.telephony`): many portals are connected for the mirror alone.
+    public static func targets(tenantID: String, integrations: IntegrationRepository) async throws -> [IntegrationKind] {
+        var kinds = try await integrations.enabledKinds(tenantID: tenantID).filter(callTargets.contains)
+        if kinds.contains(.bitrix24), try await integrations.find(tenantID: tenantID, kind: .bitrix24)?.settings["telephony"]?.boolValue != true {
+            kinds.removeAll { $0 == .bitrix24 }
+        }
+        return kinds
+    }
 
     /// The job kind that performs one CRM step of a call.
     public static let jobKind = "telephony.crm-step"

@@ -68,7 +68,7 @@ public actor GatewayCache {
     public init(stores: Stores, ttl: Duration = .seconds(90)) {
         self.init(ttl: ttl) { token in
             guard let tenant = try await stores.tenants.find(pbxToken: token) else { return nil }
-            let targets = try await stores.integrations.enabledKinds(tenantID: tenant.id).filter(CallIntake.callTargets.contains)
+            let targets = try await CallIntake.targets(tenantID: tenant.id, integrations: stores.integrations)
             return Entry(tenant: tenant, crmTargets: targets)
         }
     }

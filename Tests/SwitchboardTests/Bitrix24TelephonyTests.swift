@@ -1,0 +1,144 @@
+import Bitrix24
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import Jobs
+import NIOCore
+import Sandbox
+import Server
+import Storage
+import SwitchboardCore
+import Telephony
+import Testing
+
+/// PBX calls into Bitrix24 telephony: register → finish → attachRecord against the emulated portal.
+@Suite("Bitrix24 telephony")
+struct Bitrix24TelephonyTests {
+    static func connect(_ world: TestWorld, base: String, emulator: Bitrix24Emulator, asApp: Bool = true) async throws {
+        let (access, refresh) = await emulator.issueTokens()
+        var settings: [String: JSONValue] = ["portal_url": .string(base), "telephony": true]
+        var secrets: [String: String?] = [:]
+        if asApp {
+            settings["client_endpoint"] = .string("\(base)/rest/")
+            settings["token_expires_at"] = .number(Date().timeIntervalSince1970 + 3600)
+            settings["client_id"] = .string(emulator.clientID)
+            settings["oauth_url"] = .string("\(base)/oauth/token/")
+            secrets = ["access_token": access, "refresh_token": refresh, "client_secret": emulator.clientSecret, "application_token": emulator.applicationToken]
+        } else {
+            secrets = ["webhook_url": "\(base)/rest/1/\(emulator.webhookCode)/"]
+        }
+        _ = try await world.services.stores.integrations.save(
+            tenantID: world.tenantA.tenant.id, kind: .bitrix24, change: .init(enabled: true, settings: settings, secrets: secrets))
+        await world.services.configChanged()
+    }
+
+    static func event(_ token: String, _ id: String, _ extra: String) -> String { TelephonyIntakeTests.event(token, id, extra) }
+
+    static func jobs(_ world: TestWorld, _ state: JobState) async throws -> [Job] {
+        try await world.services.jobs.list(.init(tenantID: world.tenantA.tenant.id, kind: CallIntake.jobKind, limit: 100)).filter { $0.state == state }
+    }
+
+    @Test("answered, missed, busy and overlapping calls: one CALL_ID each, the manager's user, status codes, the recording; an unknown extension fails for good", arguments: TestBackend.all)
+    func calls(backend: TestBackend) async throws {
+        let emulator = Bitrix24Emulator(contacts: 30, seed: 8)
+        try await SandboxServer.withBitrix24(emulator) { base in
+            try await TestSupport.withApp(backend) { client, world in
+                try await Self.connect(world, base: base, emulator: emulator)
+                try await world.services.stores.managers.replace(
+                    tenantID: world.tenantA.tenant.id, integration: .bitrix24, with: [ManagerExtension(crmUserID: "2", extensionNumber: "102")])
+                let token = world.tenantA.pbxToken
+                let inbound = #""CallerIDNum":"89161234567","CallType":0,"Trunk":"+74951234567","Extensions":["102"]"#
+                let dial = try await client.send(.post, "/telephony/events/dial", json: Self.event(token, "c1", inbound))
+                #expect(dial.object["queued"] as? [String] == ["bitrix24:dial"])
+                // A second call between the same numbers while the first is still on.
+                _ = try await client.send(.post, "/telephony/events/dial", json: Self.event(token, "c2", inbound))
+                _ = try await client.send(
+                    .post, "/hangup", json: Self.event(token, "c1", inbound + #","CallStatus":"ANSWER","BillSec":40,"RecordUrl":"https://pbx.example.com/r/c1.mp3""#))
+                _ = try await client.send(.post, "/hangup", json: Self.event(token, "c2", inbound + #","CallStatus":"NOANSWER""#))
+                // Outbound, seen only at hangup (busy; the seed's synthetic dial shows the card), from an extension
+                // without a mapping: its inner number finds the user.
+                _ = try await client.send(
+                    .post, "/hangup", json: Self.event(token, "c3", #""CallerIDNum":"101","ConnectedLineNum":"84951112233","CallType":1,"Extensions":["101"],"CallStatus":"BUSY""#))
+                // An extension Bitrix24 does not know.
+                _ = try await client.send(.post, "/dial", json: Self.event(token, "c4", #""CallerIDNum":"89160000001","CallType":0,"Extensions":["199"]"#))
+                try await TestSupport.runWorkers(world) {
+                    let (succeeded, dead) = (try await Self.jobs(world, .succeeded).count, try await Self.jobs(world, .dead).count)
+                    return succeeded == 9 && dead == 1
+                }
+                let calls = await emulator.externalCalls
+                #expect(calls.count == 3)
+                #expect(Set(calls.map(\.callID)).count == 3)
+                #expect(Set(calls.compactMap(\.externalCallID)) == ["c1", "c2", "c3"])
+                let c1 = try #require(calls.first { $0.externalCallID == "c1" })
+                #expect(c1.registerParams["USER_ID"] == "2" && c1.registerParams["TYPE"] == "2" && c1.registerParams["PHONE_NUMBER"] == "+79161234567")
+                #expect(c1.registerParams["LINE_NUMBER"] == "+74951234567" && c1.registerParams["SHOW"] == "1")
+                #expect(c1.statusCode == "200" && c1.finishParams?["DURATION"] == "40")
+                #expect(c1.records.first?.url == "https://pbx.example.com/r/c1.mp3")
+                let c2 = try #require(calls.first { $0.externalCallID == "c2" })
+                #expect(c2.statusCode == "304" && c2.records.isEmpty)
+                let c3 = try #require(calls.first { $0.externalCallID == "c3" })
+                #expect(c3.type == 1 && c3.userID == 1 && c3.registerParams["USER_PHONE_INNER"] == "101" && c3.statusCode == "486")
+                let dead = try #require(try await Self.jobs(world, .dead).first)
+                #expect(dead.lastError?.contains("User is not found") == true)
+
+                // Replaying a finished call repeats nothing at the portal.
+                let methods = await emulator.methodCalls.count
+                let record = try #require(try await world.services.stores.calls.find(tenantID: world.tenantA.tenant.id, externalID: "c1"))
+                try await world.services.jobs.prune(finishedBefore: Date().addingTimeInterval(60))
+                try await CallIntake.enqueue(.upload, target: .bitrix24, record: record, on: world.services.database)
+                try await TestSupport.runWorkers(world) { try await Self.jobs(world, .succeeded).count == 1 }
+                #expect(await emulator.methodCalls.count == methods)
+            }
+        }
+    }
+
+    @Test("click-to-call: the portal's CALL_ID is finished, not registered again; without a PBX the card is closed as failed; webhook mode fails with what to do")
+    func clickToCallAndWebhookMode() async throws {
+        let emulator = Bitrix24Emulator(contacts: 10, seed: 9)
+        try await SandboxServer.withBitrix24(emulator) { base in
+            try await TestSupport.withApp(.sqlite) { client, world in
+                try await Self.connect(world, base: base, emulator: emulator)
+                try await world.services.stores.managers.replace(
+                    tenantID: world.tenantA.tenant.id, integration: .bitrix24, with: [ManagerExtension(crmUserID: "2", extensionNumber: "102")])
+                var headers = HTTPFields()
+                headers[.contentType] = "application/x-www-form-urlencoded"
+                func clicked(_ callID: String, token: String = emulator.applicationToken) -> String {
+                    "event=ONEXTERNALCALLSTART&data%5BPHONE_NUMBER%5D=84951112233&data%5BPHONE_NUMBER_INTERNATIONAL%5D=%2B74951112233"
+                        + "&data%5BEXTENSION%5D=102&data%5BUSER_ID%5D=2&data%5BCALL_ID%5D=\(callID)&auth%5Bapplication_token%5D=\(token)"
+                }
+                // No PBX connected: the click fails and the registered call is closed as 503.
+                let first = try #require(await emulator.startClickToCall(userID: 2, phone: "84951112233"))
+                let failed = try await client.execute(uri: "/hooks/bitrix24/alpha", method: .post, headers: headers, body: ByteBuffer(string: clicked(first)))
+                #expect(failed.status == .ok && failed.object["status"] as? String == "failed")
+                #expect(await emulator.externalCalls.first { $0.callID == first }?.statusCode == "503")
+                let forged = try await client.execute(uri: "/hooks/bitrix24/alpha", method: .post, headers: headers, body: ByteBuffer(string: clicked(first, token: "x")))
+                #expect(forged.status == .unauthorized)
+
+                // A click whose PBX call then happens: the call from 102 to that number finishes the portal's CALL_ID.
+                // (Another number: the portal's own register dedup would hand back the first, finished call.)
+                let second = try #require(await emulator.startClickToCall(userID: 2, phone: "84951112244"))
+                try await Bitrix24ClickToCall.remember(
+                    callID: second, tenantID: world.tenantA.tenant.id, extension: "102", phone: "+74951112244", on: world.services.database)
+                let registered = await emulator.externalCalls.count
+                let token = world.tenantA.pbxToken
+                let outbound = #""CallerIDNum":"102","ConnectedLineNum":"84951112244","CallType":1,"Extensions":["102"]"#
+                _ = try await client.send(.post, "/dial", json: Self.event(token, "k1", outbound))
+                _ = try await client.send(.post, "/hangup", json: Self.event(token, "k1", outbound + #","CallStatus":"ANSWER","BillSec":12"#))
+                try await TestSupport.runWorkers(world) { try await Self.jobs(world, .succeeded).count == 3 }
+                #expect(await emulator.externalCalls.count == registered)
+                let call = try #require(await emulator.externalCalls.first { $0.callID == second })
+                #expect(call.statusCode == "200" && call.finishParams?["DURATION"] == "12" && call.clickToCall)
+
+                // An incoming webhook cannot do telephony on a current portal: the step fails for good, saying why.
+                try await Self.connect(world, base: base, emulator: emulator, asApp: false)
+                var integration = try #require(try await world.services.stores.integrations.find(tenantID: world.tenantA.tenant.id, kind: .bitrix24))
+                integration = try await world.services.stores.integrations.save(
+                    tenantID: integration.tenantID, kind: .bitrix24,
+                    change: .init(settings: integration.settings.filter { $0.key != "client_endpoint" }, secrets: ["access_token": nil, "refresh_token": nil]))
+                _ = try await client.send(.post, "/dial", json: Self.event(token, "w1", #""CallerIDNum":"89161230000","CallType":0,"Extensions":["102"]"#))
+                try await TestSupport.runWorkers(world) { try await !Self.jobs(world, .dead).isEmpty }
+                #expect(try await Self.jobs(world, .dead).first?.lastError?.contains("installed app") == true)
+            }
+        }
+    }
+}
