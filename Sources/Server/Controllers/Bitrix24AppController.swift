@@ -107,13 +107,7 @@ struct Bitrix24AppController {
     // MARK: install handler
 
     @Sendable func install(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: Bitrix24HookController.maxBody)
-        } catch {
-            throw SwitchboardError(.tooLarge, code: "body_too_large", message: "an install body exceeds \(Bitrix24HookController.maxBody) bytes", field: "body")
-        }
-        let form = try FormURLEncoding.decodeNested(String(buffer: buffer))
+        let form = try FormURLEncoding.decodeNested(try await Bitrix24HookController.body(request))
         func field(_ name: String) -> String? { form[name]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } }
         guard let access = field("AUTH_ID") else { throw SwitchboardError.invalid("AUTH_ID", "the install request carries no AUTH_ID") }
         guard let refresh = field("REFRESH_ID") else { throw SwitchboardError.invalid("REFRESH_ID", "the install request carries no REFRESH_ID") }

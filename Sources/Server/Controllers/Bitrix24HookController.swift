@@ -27,14 +27,17 @@ struct Bitrix24HookController {
         router.post("hooks/bitrix24/{tenant}", use: event)
     }
 
-    @Sendable func event(_ request: Request, context: AppRequestContext) async throws -> Response {
-        let buffer: ByteBuffer
+    /// The body of a request Bitrix24 sends (an event, an install), at most `maxBody` bytes.
+    static func body(_ request: Request) async throws -> String {
         do {
-            buffer = try await request.body.collect(upTo: Self.maxBody)
+            return String(buffer: try await request.body.collect(upTo: maxBody))
         } catch {
-            throw SwitchboardError(.tooLarge, code: "body_too_large", message: "an event body exceeds \(Self.maxBody) bytes", field: "body")
+            throw SwitchboardError(.tooLarge, code: "body_too_large", message: "a Bitrix24 request body exceeds \(maxBody) bytes", field: "body")
         }
-        let text = String(buffer: buffer)
+    }
+
+    @Sendable func event(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let text = try await Self.body(request)
         // The docs render events as JSON for readability; what Bitrix24 sends is a form. Both are read.
         let fields: [String: JSONValue]
         if text.first == "{" {

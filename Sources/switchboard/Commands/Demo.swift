@@ -58,8 +58,8 @@ struct Demo: AsyncParsableCommand {
                         }
                         // Registers the module first: the emulated RetailCRM refuses telephony until a module is active.
                         let accountURL = await DemoSeed.registerModule(services, base: base, seeded: seeded.value)
-                        // Bitrix24 pushes its events to us, as an outgoing webhook set up in the portal would.
-                        await DemoSeed.connectBitrix24Events(services, emulator: bitrix24, base: base, seeded: seeded.value)
+                        // The Switchboard app is installed in the emulated portal: tokens, events (online and offline), telephony.
+                        await DemoSeed.installBitrix24App(services, emulator: bitrix24, base: base, seeded: seeded.value)
                         if !seeded.value.reused {
                             await DemoSeed.startMirror(services, seeded: seeded.value)
                             await DemoSeed.placeSampleCalls(base: base, pbxToken: seeded.value.pbxToken)

@@ -24,9 +24,6 @@ enum DemoSeed {
         var tenantID = ""
     }
 
-    /// The demo portal's outgoing-webhook token (what Bitrix24 shows when the webhook is created).
-    static let bitrix24ApplicationToken = "demo-bitrix24-application-token"
-
     final class Box: Sendable {
         private let storage = Mutex(Seeded())
         var value: Seeded {
@@ -47,6 +44,7 @@ enum DemoSeed {
                 tenantID: existing.id, kind: .asterisk,
                 change: .init(settings: ["host": .string("127.0.0.1"), "port": .number(Double(pbxPort))]))
             _ = try await services.stores.integrations.save(tenantID: existing.id, kind: .bitrix24, change: bitrix24Change(bitrix24))
+            try await bitrix24Managers(services, tenantID: existing.id)
             // A kept --data-dir: reuse it, with fresh credentials so the guide still works.
             seeded.reused = true
             seeded.tenantID = existing.id
@@ -83,8 +81,10 @@ enum DemoSeed {
             tenantID: created.tenant.id, integration: .retailcrm,
             with: [ManagerExtension(crmUserID: "18", extensionNumber: "100", crmUserName: "Анна Смирнова"),
                    ManagerExtension(crmUserID: "19", extensionNumber: "101", crmUserName: "Борис Иванов")])
-        // Bitrix24: the Sandbox portal (never a real one), reached by an incoming-webhook URL; mirrored below.
+        // Bitrix24: the Sandbox portal (never a real one): an incoming-webhook URL at first, then the app is
+        // installed once the server runs (OAuth tokens, event binding, telephony); mirrored below.
         _ = try await services.stores.integrations.save(tenantID: created.tenant.id, kind: .bitrix24, change: bitrix24Change(bitrix24))
+        try await bitrix24Managers(services, tenantID: created.tenant.id)
         // A recurring job on the tenant's clock: a nightly connection test of the PBX at 03:00 Moscow time.
         let now = Date.storageNow
         try await services.stores.schedules.save(
@@ -98,9 +98,48 @@ enum DemoSeed {
     }
 
     static func bitrix24Change(_ base: String) -> IntegrationRepository.Change {
-        .init(
-            enabled: true, settings: ["portal_url": .string(base)],
-            secrets: ["webhook_url": .some("\(base)/rest/1/sandboxwebhookcode/"), "application_token": .some(bitrix24ApplicationToken)])
+        let emulator = (clientID: "local.sandbox0000000001.00000001", clientSecret: "sandbox-client-secret")  // the emulator's defaults
+        return .init(
+            enabled: true,
+            settings: ["portal_url": .string(base), "client_id": .string(emulator.clientID), "oauth_url": .string("\(base)/oauth/token/"), "telephony": true],
+            secrets: ["webhook_url": .some("\(base)/rest/1/sandboxwebhookcode/"), "client_secret": .some(emulator.clientSecret),
+                      "access_token": nil, "refresh_token": nil])
+    }
+
+    /// Bitrix24 users 1–3 on extensions 100–102 (calls are registered for them).
+    static func bitrix24Managers(_ services: AppServices, tenantID: String) async throws {
+        try await services.stores.managers.replace(
+            tenantID: tenantID, integration: .bitrix24,
+            with: [ManagerExtension(crmUserID: "1", extensionNumber: "100", crmUserName: "Анна Смирнова"),
+                   ManagerExtension(crmUserID: "2", extensionNumber: "101", crmUserName: "Борис Иванов"),
+                   ManagerExtension(crmUserID: "3", extensionNumber: "102", crmUserName: "Вера Козлова")])
+    }
+
+    /// Installs the Switchboard app in the emulated portal the way Bitrix24 does it: the install handler
+    /// gets the tokens, `ONAPPINSTALL` brings the application token, then the handlers are bound (online
+    /// and offline) through the same API an admin would call.
+    static func installBitrix24App(_ services: AppServices, emulator: Bitrix24Emulator, base: String, seeded: Seeded) async {
+        func post(_ path: String, _ body: String, form: Bool = true, token: String? = nil) async -> Int {
+            var request = HTTPClientRequest(url: base + path)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: form ? "application/x-www-form-urlencoded" : "application/json")
+            if let token { request.headers.add(name: "Authorization", value: "Bearer \(token)") }
+            request.body = .bytes(ByteBuffer(string: body))
+            return (try? await HTTPClient.shared.execute(request, timeout: .seconds(10)).status.code).map { Int($0) } ?? 0
+        }
+        let (access, refresh) = await emulator.issueTokens()
+        let install = FormURLEncoding.encode([
+            ("AUTH_ID", access), ("AUTH_EXPIRES", "3600"), ("REFRESH_ID", refresh), ("member_id", emulator.memberID), ("status", "L"),
+            ("PLACEMENT", "DEFAULT"),
+        ])
+        let steps = [
+            await post("/hooks/bitrix24/\(seeded.tenantID)/install?DOMAIN=\(await emulator.domain)&PROTOCOL=0&LANG=ru", install),
+            await post("/hooks/bitrix24/\(seeded.tenantID)", await emulator.appInstallEvent()),
+            await post("/api/v1/tenants/\(seeded.tenant)/webhooks/register?handler_base_url=\(base)", "", form: false, token: seeded.apiToken),
+        ]
+        if steps.contains(where: { $0 != 200 }) {
+            FileHandle.standardError.write(Data("demo: installing the Bitrix24 app answered \(steps)\n".utf8))
+        }
     }
 
     /// Queues a full mirror of every Bitrix24 entity (deals last: 100,000 of them take a while).
@@ -108,13 +147,6 @@ enum DemoSeed {
         for entity in ["status", "category", "user", "company", "contact", "lead", "deal"] {
             _ = try? await services.jobs.enqueue(MirrorJobs.syncJob(tenantID: seeded.tenantID, crm: "bitrix24", entity: entity, mode: "full"))
         }
-    }
-
-    /// Points the emulated portal's outgoing webhook at this server, so changes made there arrive as events.
-    static func connectBitrix24Events(_ services: AppServices, emulator: Bitrix24Emulator, base: String, seeded: Seeded) async {
-        let events = ["DEAL", "CONTACT", "LEAD", "COMPANY"].flatMap { entity in ["ADD", "UPDATE", "DELETE"].map { "ONCRM\(entity)\($0)" } }
-        await emulator.addOutgoingWebhook(
-            handler: "\(base)/hooks/bitrix24/\(seeded.tenantID)", events: events, applicationToken: bitrix24ApplicationToken)
     }
 
     /// Registers Switchboard's telephony module in the emulated RetailCRM (callbacks to `base`, the
@@ -164,7 +196,8 @@ enum DemoSeed {
             Data: \(dataDir) (embedded SQLite)\(seeded.reused ? " — reused; new credentials issued" : "")
             \(health.map { "Health check: \($0)\n" } ?? "")
             RetailCRM        \(retailCRM)  (Sandbox emulator; what it received: \(retailCRM)/sandbox/state)
-            Bitrix24         \(bitrix24)  (Sandbox emulator, 100,000 deals; what it holds: \(bitrix24)/sandbox/state)
+            Bitrix24         \(bitrix24)  (Sandbox emulator, 100,000 deals; the Switchboard app installed: OAuth tokens, online + offline
+                             events, calls registered for users 1–3 on extensions 100–102; what it holds: \(bitrix24)/sandbox/state)
             PBX (AMI)        127.0.0.1:\(pbxPort)  (Sandbox simulator; calls are tracked from its events)
             Admin login      \(seeded.email) / \(seeded.password)
             Tenant           \(tenant)  (PBX token \(seeded.pbxToken))
@@ -196,6 +229,9 @@ enum DemoSeed {
               curl -s -H "Authorization: Bearer $TOKEN" -X POST \(base)/api/v1/tenants/\(tenant)/schedules -d '{"name":"hourly prune","kind":"jobs.prune","every_seconds":3600}'
               curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/sync/status   # the Bitrix24 mirror filling up: rows, %, rate, ETA
               curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/sync/logs
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/webhooks/registered   # the app's handlers: online, offline, click-to-call
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/integrations/bitrix24/authorize   # OAuth: the portal's consent URL
+              curl -s \(bitrix24)/sandbox/state | head -c 2000      # calls registered/finished in the portal, bindings, offline queue
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/sync/start/deal -d '{"sync_type":"incremental"}'
               swift run switchboard sync status \(tenant) --data-dir \(dataDir)    # the same, from the CLI (sync run \(tenant) deal --full: with a progress bar)
               sqlite3 \(dataDir)/mirrors/\(seeded.tenantID).sqlite 'SELECT stage_id_label, COUNT(*), SUM(opportunity) FROM bitrix24_deals GROUP BY 1'
