@@ -3,6 +3,8 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import Jobs
+import Mirror
+import SQLKit
 import NIOCore
 import Sandbox
 import Server
@@ -138,6 +140,66 @@ struct Bitrix24TelephonyTests {
                 _ = try await client.send(.post, "/dial", json: Self.event(token, "w1", #""CallerIDNum":"89161230000","CallType":0,"Extensions":["102"]"#))
                 try await TestSupport.runWorkers(world) { try await !Self.jobs(world, .dead).isEmpty }
                 #expect(try await Self.jobs(world, .dead).first?.lastError?.contains("installed app") == true)
+            }
+        }
+    }
+}
+
+@Suite("Call log in the mirror")
+struct CallLogMirrorTests {
+    @Test("calls land in switchboard_calls with Bitrix24's binding; the view joins them to the contact by phone and to its deal", arguments: TestBackend.all)
+    func callsJoinDeals(backend: TestBackend) async throws {
+        let emulator = Bitrix24Emulator(deals: 40, contacts: 40, seed: 12)
+        try await SandboxServer.withBitrix24(emulator) { base in
+            try await TestSupport.withApp(backend) { client, world in
+                let (token, tenantID) = (world.tenantA.apiTokenPlaintext, world.tenantA.tenant.id)
+                try await Bitrix24TelephonyTests.connect(world, base: base, emulator: emulator)
+                for entity in ["contact", "deal"] {
+                    let started = try await client.send(.post, "/api/v1/tenants/alpha/sync/start/\(entity)", token: token, json: #"{"sync_type":"full"}"#)
+                    let jobID = try #require(started.object["job_id"] as? String)
+                    try await TestSupport.runWorkers(world) { try await world.services.jobs.find(id: jobID)?.state == .succeeded }
+                }
+                func query(_ text: String) async throws -> [[String: String?]] {
+                    try await MirrorDatabase.with(tenantID: tenantID, main: world.services.database) { mirror in
+                        var sql = text
+                        for table in ["bitrix24_multifields", "bitrix24_deals", "switchboard_calls_crm", "switchboard_calls"] {
+                            sql = sql.replacingOccurrences(of: "{\(table)}", with: mirror.table(table))
+                        }
+                        let statement = sql
+                        return try await mirror.database.run { try await $0.raw(SQLQueryString(statement)).all() }.map { row in
+                            Dictionary(uniqueKeysWithValues: row.allColumns.map { ($0, try? row.decode(column: $0, as: String?.self)) })
+                        }
+                    }
+                }
+                let phoneRow = try #require(try await query(
+                    "SELECT phone_e164, CAST(entity_id AS TEXT) AS id FROM {bitrix24_multifields} WHERE entity = 'contact' AND field = 'PHONE' AND phone_e164 LIKE '+7%' ORDER BY entity_id LIMIT 1").first)
+                let (phone, contact) = (try #require(phoneRow["phone_e164"] ?? nil), try #require(phoneRow["id"] ?? nil))
+                // Deal 3 belongs to that contact (changed in the portal, then re-read).
+                await emulator.updateRecord(entity: .deal, id: 3, fields: ["CONTACT_ID": .string(contact)])
+                let incremental = try await client.send(.post, "/api/v1/tenants/alpha/sync/start/deal", token: token, json: #"{"sync_type":"incremental"}"#)
+                let incrementalID = try #require(incremental.object["job_id"] as? String)
+                try await TestSupport.runWorkers(world) { try await world.services.jobs.find(id: incrementalID)?.state == .succeeded }
+
+                let pbx = world.tenantA.pbxToken
+                _ = try await client.send(.post, "/hangup", json: TelephonyIntakeTests.event(
+                    pbx, "m1", #""CallerIDNum":"\#(phone)","CallType":0,"Extensions":["102"],"CallStatus":"ANSWER","BillSec":30"#))
+                _ = try await client.send(.post, "/hangup", json: TelephonyIntakeTests.event(
+                    pbx, "m2", #""CallerIDNum":"+79990001122","CallType":0,"Extensions":["102"],"CallStatus":"NOANSWER""#))
+                try await TestSupport.runWorkers(world) { try await Bitrix24TelephonyTests.jobs(world, .succeeded).count >= 6 }
+                let copier = CallLogMirror(database: world.services.database)
+                #expect(try await copier.copy(tenantID: tenantID) == 2)
+                #expect(try await copier.copy(tenantID: tenantID) == 0)
+                let known = try #require(try await query("SELECT CAST(contact_id AS TEXT) AS contact_id, CAST(deal_id AS TEXT) AS deal_id, outcome, outcome_label, CAST(billsec AS TEXT) AS billsec, bitrix24_call_id, crm_entity_type FROM {switchboard_calls_crm} WHERE external_id = 'm1'").first)
+                #expect(known["contact_id"] == .some(contact) && known["deal_id"] == .some("3"))
+                #expect(known["outcome"] == .some("answered") && known["outcome_label"] == .some("Отвечен") && known["billsec"] == .some("30"))
+                #expect(known["bitrix24_call_id"]??.hasPrefix("externalCall.") == true && known["crm_entity_type"] == .some("CONTACT"))
+                let unknown = try #require(try await query("SELECT CAST(contact_id AS TEXT) AS contact_id, CAST(deal_id AS TEXT) AS deal_id, outcome, outcome_label, CAST(billsec AS TEXT) AS billsec, bitrix24_call_id, crm_entity_type FROM {switchboard_calls_crm} WHERE external_id = 'm2'").first)
+                #expect(unknown["contact_id"] == .some(nil) && unknown["deal_id"] == .some(nil) && unknown["outcome"] == .some("no_answer"))
+                // A later change of a call (a replayed event, a late recording) is copied again, once.
+                _ = try await client.send(.post, "/hangup", json: TelephonyIntakeTests.event(
+                    pbx, "m3", #""CallerIDNum":"\#(phone)","CallType":0,"Extensions":["102"],"CallStatus":"BUSY""#))
+                #expect(try await copier.copy(tenantID: tenantID) == 1)
+                #expect(try await query("SELECT CAST(COUNT(*) AS TEXT) AS n FROM {switchboard_calls}").first?["n"] == .some("3"))
             }
         }
     }

@@ -28,6 +28,7 @@ public enum StandardJobs {
         builtInSchedules(logRetentionDays: services.settings.logRetentionDays) + (try await Schedule.tenantSchedules(services.stores.schedules))
             + (try await MirrorJobs.schedules(services.stores.syncStates))
             + (try await Bitrix24OfflineEvents.schedules(services.stores.integrations))
+            + (try await CallLogMirror.schedules(services.stores.syncStates))
     }
 
     public static func registry(services: AppServices) -> JobRegistry {
@@ -49,6 +50,7 @@ public enum StandardJobs {
         TelephonyDispatcher(retailCRM: services.retailCRM, bitrix24: services.bitrix24).register(into: &registry)
         MirrorJobs(database: services.database, sources: services.mirrorSources).register(into: &registry)
         Bitrix24OfflineEvents(database: services.database, sources: services.mirrorSources).register(into: &registry)
+        CallLogMirror(database: services.database).register(into: &registry)
         RetailCRMModuleRegistration(access: services.retailCRM, defaultPublicURL: services.settings.publicURL).register(into: &registry)
         registry.register(prune, policy: .standard, timeout: .seconds(600)) { context in
             var days = 7.0

@@ -199,6 +199,19 @@ public struct CallRepository: Sendable {
         }.map(Self.decode)
     }
 
+    /// Calls changed after `after` (their `updated_at`, then id), oldest change first — a keyset for copying
+    /// the call log elsewhere without missing or repeating a call.
+    public func changed(tenantID: String, after: (updatedAt: Date, id: String)?, limit: Int) async throws -> [CallRecord] {
+        try await runner.run { sql in
+            var query = SQLQueryString("SELECT * FROM calls WHERE tenant_id = \(bind: tenantID)")
+            if let after {
+                query = query + " AND (updated_at > \(bind: after.updatedAt) OR (updated_at = \(bind: after.updatedAt) AND id > \(bind: after.id)))"
+            }
+            query = query + " ORDER BY updated_at, id LIMIT \(literal: min(max(limit, 1), 1000))"
+            return try await sql.raw(query).all()
+        }.map(Self.decode)
+    }
+
     /// Extensions that took part in the tenant's latest `calls` calls, for the PBX extension list when AMI
     /// cannot list endpoints.
     public func recentExtensions(tenantID: String, calls: Int = 2000) async throws -> Set<String> {

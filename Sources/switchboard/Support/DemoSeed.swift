@@ -147,6 +147,9 @@ enum DemoSeed {
         for entity in ["status", "category", "user", "company", "contact", "lead", "deal"] {
             _ = try? await services.jobs.enqueue(MirrorJobs.syncJob(tenantID: seeded.tenantID, crm: "bitrix24", entity: entity, mode: "full"))
         }
+        // The call log joins the mirror too (again every five minutes).
+        _ = try? await services.jobs.enqueue(
+            .init(kind: CallLogMirror.kind, tenantID: seeded.tenantID, payload: [:], runAt: Date().addingTimeInterval(20), maxAttempts: 3))
     }
 
     /// Registers Switchboard's telephony module in the emulated RetailCRM (callbacks to `base`, the
@@ -235,6 +238,7 @@ enum DemoSeed {
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/sync/start/deal -d '{"sync_type":"incremental"}'
               swift run switchboard sync status \(tenant) --data-dir \(dataDir)    # the same, from the CLI (sync run \(tenant) deal --full: with a progress bar)
               sqlite3 \(dataDir)/mirrors/\(seeded.tenantID).sqlite 'SELECT stage_id_label, COUNT(*), SUM(opportunity) FROM bitrix24_deals GROUP BY 1'
+              sqlite3 \(dataDir)/mirrors/\(seeded.tenantID).sqlite 'SELECT external_id, outcome_label, customer_phone, contact_id, deal_id FROM switchboard_calls_crm'
               curl -s \(base)/openapi.json
 
 
