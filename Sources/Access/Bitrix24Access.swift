@@ -21,7 +21,7 @@ public struct Bitrix24Access: Sendable {
     public var limit: RateLimit
 
     public init(
-        database: Database, tokens: Bitrix24TokenKeeper, rateLimiter: RateLimiter, breakers: CircuitBreakers, httpClient: HTTPClient = .shared,
+        database: Database, tokens: Bitrix24TokenKeeper, rateLimiter: RateLimiter, breakers: CircuitBreakers, httpClient: HTTPClient = .crm,
         timeout: Duration = .seconds(60), limit: RateLimit = .bitrix24
     ) {
         self.database = database

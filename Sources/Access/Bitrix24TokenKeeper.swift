@@ -27,7 +27,7 @@ public actor Bitrix24TokenKeeper {
     /// Refreshes done by this process (monitoring and tests).
     public private(set) var refreshCount = 0
 
-    public init(database: Database, secrets: SecretBox, httpClient: HTTPClient = .shared) {
+    public init(database: Database, secrets: SecretBox, httpClient: HTTPClient = .crm) {
         self.database = database
         self.secrets = secrets
         self.httpClient = httpClient
@@ -97,7 +97,7 @@ public actor Bitrix24TokenKeeper {
     }
 
     /// The OAuth client of an integration's app (`client_id` setting, `client_secret` secret).
-    public static func oauthClient(_ integration: Integration, httpClient: HTTPClient = .shared) throws -> Bitrix24OAuthClient {
+    public static func oauthClient(_ integration: Integration, httpClient: HTTPClient = .crm) throws -> Bitrix24OAuthClient {
         guard let clientID = integration.settings["client_id"]?.stringValue, !clientID.isEmpty,
             let clientSecret = integration.secrets["client_secret"], !clientSecret.isEmpty
         else {

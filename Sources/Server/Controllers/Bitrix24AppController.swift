@@ -135,7 +135,7 @@ struct Bitrix24AppController {
         guard let endpoint = Self.configuredEndpoint(integration) else {
             throw SwitchboardError.invalid("settings.portal_url", "set the tenant's portal address before installing the app", code: "missing_field")
         }
-        let client = Bitrix24Client(endpoint: .app(clientEndpoint: endpoint, accessToken: accessToken), httpClient: .shared, timeout: .seconds(10))
+        let client = Bitrix24Client(endpoint: .app(clientEndpoint: endpoint, accessToken: accessToken), httpClient: .crm, timeout: .seconds(10))
         do {
             _ = try await client.call("app.info")
         } catch let error as Bitrix24Error where error.isRetryable {

@@ -199,4 +199,20 @@ struct Bitrix24AppTests {
             }
         }
     }
+
+    @Test("a portal that refuses connections fails a request in seconds, not after the 60 s request timeout")
+    func unreachablePortalFailsFast() async throws {
+        try await TestSupport.withDatabase(.sqlite) { database in
+            let created = try await TenantProvisioning.create(database: database, secrets: TestSupport.secrets, slug: "down", name: "Down")
+            let integration = try await IntegrationRepository(database, secrets: TestSupport.secrets).save(
+                tenantID: created.tenant.id, kind: .bitrix24,
+                change: .init(enabled: true, settings: ["portal_url": "http://127.0.0.1:1"], secrets: ["webhook_url": "http://127.0.0.1:1/rest/1/code/"]))
+            let access = Bitrix24Access(
+                database: database, tokens: Bitrix24TokenKeeper(database: database, secrets: TestSupport.secrets), rateLimiter: RateLimiter(),
+                breakers: CircuitBreakers())
+            let started = ContinuousClock.now
+            await #expect(throws: Bitrix24Error.self) { _ = try await access.client(integration, event: "test").call("user.get") }
+            #expect(ContinuousClock.now - started < .seconds(15))
+        }
+    }
 }
