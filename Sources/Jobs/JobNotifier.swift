@@ -14,11 +14,13 @@ public actor JobNotifier {
 }
 
 /// A wake-up: `signal()` releases every waiter, or, with none waiting, makes the next wait return at once.
-actor WakeSignal {
+public actor WakeSignal {
     private var pending = false
     private var waiters: [CheckedContinuation<Void, Never>] = []
 
-    func signal() {
+    public init() {}
+
+    public func signal() {
         if waiters.isEmpty {
             pending = true
         } else {
@@ -28,7 +30,7 @@ actor WakeSignal {
         }
     }
 
-    func wait() async {
+    public func wait() async {
         if pending {
             pending = false
             return
@@ -37,10 +39,12 @@ actor WakeSignal {
     }
 
     /// Waits for a signal or `timeout`, whichever comes first.
-    nonisolated func wait(timeout: Duration) async {
+    public nonisolated func wait(timeout: Duration) async {
         await withTaskGroup(of: Void.self) { group in
             group.addTask {
-                try? await Task.sleep(for: timeout)
+                // Cancelled means a signal came first: signalling now would leave a stale wake-up behind,
+                // and every later wait would return at once — the worker would spin on an idle queue.
+                do { try await Task.sleep(for: timeout) } catch { return }
                 await self.signal()
             }
             await self.wait()

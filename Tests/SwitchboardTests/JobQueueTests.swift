@@ -266,3 +266,27 @@ struct JobSchedulerTests {
         }
     }
 }
+
+@Suite("Worker wake-ups")
+struct WakeSignalTests {
+    @Test("a wait released by a signal leaves no stale wake-up: the next wait sleeps its timeout (an idle worker does not spin)")
+    func noStaleWakeUp() async throws {
+        let signal = WakeSignal()
+        let early = Task {
+            try await Task.sleep(for: .milliseconds(50))
+            await signal.signal()
+        }
+        await signal.wait(timeout: .seconds(5))
+        try await early.value
+        for _ in 0..<3 {
+            let started = ContinuousClock.now
+            await signal.wait(timeout: .milliseconds(200))
+            #expect(ContinuousClock.now - started >= .milliseconds(150))
+        }
+        // A signal with nobody waiting still wakes the next wait at once.
+        await signal.signal()
+        let started = ContinuousClock.now
+        await signal.wait(timeout: .seconds(5))
+        #expect(ContinuousClock.now - started < .seconds(1))
+    }
+}
