@@ -222,12 +222,21 @@ struct PageReader {
     }
 
     /// Reads every page after `after` and stores it, saving the cursor after each; returns the rows read.
+    /// The next page is requested while the current one is written (its start is the current page's last
+    /// id), so the CRM round trip and the database write overlap instead of taking turns.
     mutating func readAll(after start: Int64?, modifiedSince: Date?, state: inout SyncState) async throws -> Int64 {
+        let source = sync.source
+        let entity = entity
+        func fetch(after: Int64?, previous: Int) -> Task<CRMPage, any Error> {
+            Task { try await source.page(entity, afterID: after, modifiedSince: modifiedSince, previousCount: previous) }
+        }
         var after = start
-        var previous = 0
         var read: Int64 = 0
+        var next = fetch(after: after, previous: 0)
+        // A failed write or a cancelled run must not leave a request running behind it.
+        defer { next.cancel() }
         while true {
-            let page = try await sync.source.page(entity, afterID: after, modifiedSince: modifiedSince, previousCount: previous)
+            let page = try await next.value
             var last = after ?? Int64.min
             for record in page.records {
                 guard record.id > last else {
@@ -237,20 +246,20 @@ struct PageReader {
                 }
                 last = record.id
             }
+            guard page.isLast || !page.records.isEmpty else {
+                throw SwitchboardError(
+                    .unavailable, code: "mirror_empty_page",
+                    message: "\(sync.source.crm) returned an empty page of \(entity.name) that was not the last")
+            }
+            if !page.isLast { next = fetch(after: page.records.last?.id, previous: page.records.count) }
             try await store(page.records)
             read += Int64(page.records.count)
-            previous = page.records.count
             if let id = page.records.last?.id { after = id }
             state.cursorID = after
             state.rowsDone += Int64(page.records.count)
             try await sync.states.save(state)
             await sync.onProgress(state)
             if page.isLast { return read }
-            guard !page.records.isEmpty else {
-                throw SwitchboardError(
-                    .unavailable, code: "mirror_empty_page",
-                    message: "\(sync.source.crm) returned an empty page of \(entity.name) that was not the last")
-            }
         }
     }
 }

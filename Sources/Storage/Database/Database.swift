@@ -122,16 +122,17 @@ public final class Database: SQLRunner {
             return try await client.withConnection { connection in
                 let sql = connection.sql(queryLogLevel: .trace, logger: self.logger)
                 try await sql.raw("BEGIN").run()
-                return try await Self.finish(sql, body: body, backend: .postgres)
+                return try await Self.finish(sql, body: body, backend: .postgres, connection: connection, logger: self.logger)
             }
         }
     }
 
     private static func finish<R: Sendable>(
-        _ sql: any SQLDatabase, body: @Sendable (Transaction) async throws -> R, backend: DatabaseBackend
+        _ sql: any SQLDatabase, body: @Sendable (Transaction) async throws -> R, backend: DatabaseBackend,
+        connection: PostgresConnection? = nil, logger: Logger? = nil
     ) async throws -> R {
         do {
-            let result = try await body(Transaction(sql: sql, backend: backend))
+            let result = try await body(Transaction(sql: sql, backend: backend, postgres: connection, logger: logger))
             try await sql.raw("COMMIT").run()
             return result
         } catch {
@@ -150,6 +151,9 @@ public final class Database: SQLRunner {
 public struct Transaction: SQLRunner {
     let sql: any SQLDatabase
     public let backend: DatabaseBackend
+    /// The PostgreSQL connection under `sql`, for `COPY` (nil on SQLite).
+    let postgres: PostgresConnection?
+    let logger: Logger?
 
     public func run<R: Sendable>(_ body: @Sendable (any SQLDatabase) async throws -> R) async throws -> R {
         try await body(sql)

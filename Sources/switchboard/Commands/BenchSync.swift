@@ -93,7 +93,8 @@ struct BenchSync: AsyncParsableCommand {
             let fastSeconds = fastResult.1.inSeconds
             print("fast path vs seed method: \(String(format: "%.1f", seedTotal / max(fastSeconds, 0.001)))× faster")
 
-            // 3. Upsert vs a plain INSERT of the same rows (no conflict clause, no key) into the same columns.
+            // 3. Upsert vs a plain write of the same rows (no conflict clause, no key) into the same columns:
+            // a multi-row INSERT on SQLite, COPY on PostgreSQL (what the writer itself uses there).
             let rowsPortal = Bitrix24Emulator(deals: upsertRows, seed: 2, burst: 1_000_000)
             try await SandboxServer.withBitrix24(rowsPortal) { base in
                 try await MirrorDatabase.with(tenantID: seed.tenant.id, main: database) { mirror in
@@ -125,7 +126,7 @@ struct BenchSync: AsyncParsableCommand {
                     let inserted = try await timed { for page in pages { try await writer.upsert(entity, columns: columns, records: page, multiValues: nil, syncedAt: .storageNow) } }
                     let updated = try await timed { for page in pages { try await writer.upsert(entity, columns: columns, records: page, multiValues: nil, syncedAt: .storageNow) } }
                     let plainRate = Self.rate(records.count, plain)
-                    print("plain INSERT: \(records.count) rows in \(Self.seconds(plain)) s (\(plainRate) rows/s)")
+                    print("plain \(database.backend == .postgres ? "COPY" : "INSERT"): \(records.count) rows in \(Self.seconds(plain)) s (\(plainRate) rows/s)")
                     for (label, duration) in [("upsert (new rows)", inserted), ("upsert (existing rows)", updated)] {
                         let rate = Self.rate(records.count, duration)
                         print("\(label): \(Self.seconds(duration)) s (\(rate) rows/s, \(plainRate > 0 ? rate * 100 / plainRate : 0) % of plain)")
