@@ -93,7 +93,7 @@ public struct Bitrix24OfflineEvents: Sendable {
             }
             if !ids.isEmpty {
                 let batches = ids.sorted { $0.key.rawValue < $1.key.rawValue }.map { ($0.key, $0.value.sorted()) }
-                applied += try await MirrorDatabase.with(tenantID: tenantID, main: database) { mirror in
+                applied += try await MirrorDatabase.with(tenantID: tenantID, main: database, integrations: stores.integrations) { mirror in
                     let sync = MirrorSync(
                         source: Bitrix24MirrorSource(client: client), mirror: mirror, states: stores.syncStates, tenantID: tenantID,
                         defaultCountry: tenant.defaultCountry, logger: logger)

@@ -22,9 +22,12 @@ public struct CallLogMirror: Sendable {
     static let pageSize = 500
 
     public let database: Database
+    /// Where each tenant's mirror lives (its own PostgreSQL server, when it has one).
+    public let integrations: IntegrationRepository
 
-    public init(database: Database) {
+    public init(database: Database, integrations: IntegrationRepository) {
         self.database = database
+        self.integrations = integrations
     }
 
     /// The columns of `switchboard_calls`, with Russian labels for the data dictionary.
@@ -80,9 +83,10 @@ public struct CallLogMirror: Sendable {
     public func copy(tenantID: String) async throws -> Int {
         let cursors = ConnectorCursorRepository(database)
         let calls = CallRepository(database)
-        let start = try await cursors.get(tenantID: tenantID, integration: "switchboard", name: Self.cursor).flatMap(Self.decodeCursor)
-        return try await MirrorDatabase.with(tenantID: tenantID, main: database) { mirror in
-            var after = start
+        return try await MirrorDatabase.with(tenantID: tenantID, main: database, integrations: integrations) { mirror in
+            // One cursor per mirror: a tenant that moves its mirror gets every call copied into the new one.
+            let cursor = Self.cursor + (mirror.identity.map { "@" + $0 } ?? "")
+            var after = try await cursors.get(tenantID: tenantID, integration: "switchboard", name: cursor).flatMap(Self.decodeCursor)
             let writer = MirrorWriter(mirror: mirror, crm: "switchboard")
             let (columns, _) = try await writer.schema.ensure(Self.entity, fields: Self.fields)
             try await createView(mirror)
@@ -95,7 +99,7 @@ public struct CallLogMirror: Sendable {
                 try await writer.upsert(Self.entity, columns: columns, records: records, multiValues: nil, syncedAt: .storageNow)
                 copied += page.count
                 after = (last.updatedAt, last.id)
-                try await cursors.set(tenantID: tenantID, integration: "switchboard", name: Self.cursor, value: Self.encodeCursor(last.updatedAt, last.id))
+                try await cursors.set(tenantID: tenantID, integration: "switchboard", name: cursor, value: Self.encodeCursor(last.updatedAt, last.id))
                 if page.count < Self.pageSize { break }
             }
             return copied

@@ -146,7 +146,7 @@ public struct MirrorJobs: Sendable {
     ) async throws -> JSONValue {
         let source = try await sources.source(tenantID: tenant.id, crm: crm)
         do {
-            return try await MirrorDatabase.with(tenantID: tenant.id, main: database) { mirror in
+            return try await MirrorDatabase.with(tenantID: tenant.id, main: database, integrations: sources.stores.integrations) { mirror in
                 let sync = MirrorSync(
                     source: source, mirror: mirror, states: SyncStateRepository(database), tenantID: tenant.id,
                     defaultCountry: tenant.defaultCountry, logger: context.logger)

@@ -39,9 +39,10 @@ public struct MirrorSchema: Sendable {
         if !known.isEmpty, plan(entity, fields: fields, known: known).isEmpty { return (known, Changes()) }
         return try await mirror.database.transaction { tx in
             if mirror.backend == .postgres {
-                // Two jobs of one tenant (a sync and an event) must not add the same column at once.
+                // Two jobs of one tenant (syncs of two entities, a sync and an event) must not create the shared
+                // tables or add the same column at once: one DDL writer per mirror.
                 try await tx.run { sql in
-                    try await sql.raw("SELECT pg_advisory_xact_lock(hashtext(\(bind: mirror.table(entity.table))))").run()
+                    try await sql.raw("SELECT pg_advisory_xact_lock(hashtext(\(bind: mirror.table(MirrorCatalog.tableName))))").run()
                 }
             }
             try await catalog.createTable(on: tx)

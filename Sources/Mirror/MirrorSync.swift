@@ -70,9 +70,11 @@ public struct MirrorSync: Sendable {
     /// Runs a sync of `entity`. An incremental run with no checkpoint yet (or of a reference list) runs full.
     public func run(_ entity: MirrorEntity, mode requested: Mode, jobID: String? = nil) async throws -> Outcome {
         var state = try await states.load(tenantID: tenantID, integration: source.crm, entity: entity.name)
-        let mode: Mode = requested == .incremental && entity.incremental && state.checkpointModified != nil ? .incremental : .full
+        // Checkpoints taken on another mirror (the tenant moved it) say nothing about this one: start over.
+        let sameMirror = state.mirrorLocation == mirror.identity
+        let mode: Mode = requested == .incremental && entity.incremental && state.checkpointModified != nil && sameMirror ? .incremental : .full
         let now = Date.storageNow
-        let resumable = (state.phase == .running || state.phase == .failed) && state.mode == mode.rawValue && state.cursorID != nil
+        let resumable = sameMirror && (state.phase == .running || state.phase == .failed) && state.mode == mode.rawValue && state.cursorID != nil
         let resumed = resumable && state.runStartedAt.map { now.timeIntervalSince($0) < resumeWindow } == true
         if !resumed {
             state.runStartedAt = now
@@ -82,6 +84,7 @@ public struct MirrorSync: Sendable {
         let started = state.runStartedAt ?? now
         state.phase = .running
         state.mode = mode.rawValue
+        state.mirrorLocation = mirror.identity
         state.jobID = jobID
         state.lastError = nil
         try await states.save(state)

@@ -3,6 +3,8 @@ import Foundation
 /// The external systems a tenant can connect. A new CRM adds a case here and a connector target.
 public enum IntegrationKind: String, Sendable, Codable, CaseIterable {
     case bitrix24, amocrm, retailcrm, asterisk
+    /// The tenant's own PostgreSQL server, holding its CRM mirror instead of Switchboard's database.
+    case postgres
 
     /// Settings a connection needs before it can be enabled or tested.
     public var requiredSettings: [String] {
@@ -11,6 +13,7 @@ public enum IntegrationKind: String, Sendable, Codable, CaseIterable {
         case .amocrm: ["base_url"]
         case .retailcrm: ["base_url"]
         case .asterisk: ["host", "port"]
+        case .postgres: []  // `schema` defaults to public
         }
     }
 
@@ -21,6 +24,7 @@ public enum IntegrationKind: String, Sendable, Codable, CaseIterable {
         case .amocrm: []  // OAuth tokens arrive through the install flow
         case .retailcrm: ["api_key"]
         case .asterisk: ["username", "secret"]
+        case .postgres: ["url"]  // postgres://user:password@host:5432/database — the password makes it a secret
         }
     }
 
@@ -29,7 +33,7 @@ public enum IntegrationKind: String, Sendable, Codable, CaseIterable {
         switch self {
         case .bitrix24: "portal_url"
         case .amocrm, .retailcrm: "base_url"
-        case .asterisk: nil
+        case .asterisk, .postgres: nil
         }
     }
 }

@@ -160,7 +160,7 @@ struct CallLogMirrorTests {
                     try await TestSupport.runWorkers(world) { try await world.services.jobs.find(id: jobID)?.state == .succeeded }
                 }
                 func query(_ text: String) async throws -> [[String: String?]] {
-                    try await MirrorDatabase.with(tenantID: tenantID, main: world.services.database) { mirror in
+                    try await MirrorDatabase.with(tenantID: tenantID, main: world.services.database, integrations: world.services.stores.integrations) { mirror in
                         var sql = text
                         for table in ["bitrix24_multifields", "bitrix24_deals", "switchboard_calls_crm", "switchboard_calls"] {
                             sql = sql.replacingOccurrences(of: "{\(table)}", with: mirror.table(table))
@@ -186,7 +186,7 @@ struct CallLogMirrorTests {
                 _ = try await client.send(.post, "/hangup", json: TelephonyIntakeTests.event(
                     pbx, "m2", #""CallerIDNum":"+79990001122","CallType":0,"Extensions":["102"],"CallStatus":"NOANSWER""#))
                 try await TestSupport.runWorkers(world) { try await Bitrix24TelephonyTests.jobs(world, .succeeded).count >= 6 }
-                let copier = CallLogMirror(database: world.services.database)
+                let copier = CallLogMirror(database: world.services.database, integrations: world.services.stores.integrations)
                 #expect(try await copier.copy(tenantID: tenantID) == 2)
                 #expect(try await copier.copy(tenantID: tenantID) == 0)
                 let known = try #require(try await query("SELECT CAST(contact_id AS TEXT) AS contact_id, CAST(deal_id AS TEXT) AS deal_id, outcome, outcome_label, CAST(billsec AS TEXT) AS billsec, bitrix24_call_id, crm_entity_type FROM {switchboard_calls_crm} WHERE external_id = 'm1'").first)

@@ -59,7 +59,7 @@ public struct AppServices: Sendable {
             database: database, secrets: secrets, settings: settings, stores: stores, adminTokens: adminTokens,
             authenticator: Authenticator(stores: stores, adminTokens: adminTokens, external: external),
             passwords: PasswordHasher(cost: settings.bcryptCost), stats: stats, migrator: Migrator(),
-            testers: [.retailcrm: RetailCRMTester(), .asterisk: AsteriskTester(logger: logger)],
+            testers: [.retailcrm: RetailCRMTester(), .asterisk: AsteriskTester(logger: logger), .postgres: PostgresMirrorTester(logger: logger)],
             defaultTester: ReachabilityTester(), jobs: jobs, rateLimiter: rateLimiter, breakers: breakers,
             gateway: GatewayCache(stores: stores), intake: IntakeBatcher(intake: CallIntake(queue: jobs)), retailCRM: retailCRM,
             bitrix24Tokens: Bitrix24TokenKeeper(database: database, secrets: secrets), routes: ResponsibleManagerRouter(access: retailCRM), logger: logger)

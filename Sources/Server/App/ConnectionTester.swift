@@ -67,9 +67,11 @@ public struct ReachabilityTester: ConnectionTester {
     }
 
     /// Network errors in the words a person setting up an integration needs.
-    static func plain(_ error: any Error) -> String {
-        let text = String(describing: error)
-        if text.contains("Connection refused") { return "connection refused (is the service running and the port right?)" }
+    static func plain(_ error: any Error) -> String { plain(String(describing: error)) }
+
+    /// The same for an error already turned into text; the text itself when nothing better is known.
+    static func plain(_ text: String) -> String {
+        if text.localizedCaseInsensitiveContains("Connection refused") { return "connection refused (is the service running and the port right?)" }
         if text.localizedCaseInsensitiveContains("timeout") || text.localizedCaseInsensitiveContains("timed out") {
             return "no answer in time (firewall or wrong address?)"
         }

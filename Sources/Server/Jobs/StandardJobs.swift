@@ -50,7 +50,7 @@ public enum StandardJobs {
         TelephonyDispatcher(retailCRM: services.retailCRM, bitrix24: services.bitrix24).register(into: &registry)
         MirrorJobs(database: services.database, sources: services.mirrorSources).register(into: &registry)
         Bitrix24OfflineEvents(database: services.database, sources: services.mirrorSources).register(into: &registry)
-        CallLogMirror(database: services.database).register(into: &registry)
+        CallLogMirror(database: services.database, integrations: services.stores.integrations).register(into: &registry)
         RetailCRMModuleRegistration(access: services.retailCRM, defaultPublicURL: services.settings.publicURL).register(into: &registry)
         registry.register(prune, policy: .standard, timeout: .seconds(600)) { context in
             var days = 7.0

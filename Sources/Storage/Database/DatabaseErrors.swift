@@ -36,6 +36,10 @@ extension Database {
     /// PostgresNIO's deliberately generic text, other errors as they describe themselves.
     public static func describe(_ error: any Error) -> String {
         if let error = error as? PSQLError {
+            // No server message: the connection itself failed; the cause (refused, no such host, TLS) is underneath.
+            if error.serverInfo == nil, let underlying = error.underlying {
+                return "PostgreSQL \(error.code): \(String(describing: underlying))"
+            }
             let message = error.serverInfo?[.message] ?? "\(error.code)"
             let state = error.serverInfo?[.sqlState].map { " (SQLSTATE \($0))" } ?? ""
             return "PostgreSQL: \(message)\(state)"

@@ -1,4 +1,5 @@
 import Foundation
+import Logging
 import PostgresNIO
 import SwitchboardCore
 
@@ -103,6 +104,36 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         var copy = self
         copy.database = database
         return copy
+    }
+
+    /// Opens one connection (no pool, no retries), asks the server's version and closes: the first
+    /// failure comes back as it is — refused, unknown host, wrong password, no such database.
+    public func probe(timeout: Duration = .seconds(10), logger: Logger) async throws -> String {
+        var configuration: PostgresConnection.Configuration
+        if let socketDirectory {
+            configuration = .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
+        } else {
+            let tls: PostgresConnection.Configuration.TLS =
+                switch self.tls {
+                case .disable: .disable
+                case .prefer: .prefer(try .init(configuration: .makeClientConfiguration()))
+                case .require: .require(try .init(configuration: .makeClientConfiguration()))
+                }
+            configuration = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
+        }
+        configuration.options.connectTimeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
+        do {
+            var version = "?"
+            for try await (text) in try await connection.query("SELECT current_setting('server_version')", logger: logger).decode(String.self) {
+                version = text
+            }
+            try await connection.close()
+            return version
+        } catch {
+            try? await connection.close()
+            throw error
+        }
     }
 
     func clientConfiguration() -> PostgresClient.Configuration {

@@ -297,5 +297,8 @@ public enum ControlMigrations {
                 """
             ]
         },
+        Migration(version: 9, name: "sync state remembers which mirror its checkpoints describe") { _ in
+            ["ALTER TABLE sync_state ADD COLUMN mirror_location TEXT"]
+        },
     ]
 }

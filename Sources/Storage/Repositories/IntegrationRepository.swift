@@ -59,6 +59,10 @@ public struct IntegrationRepository: Sendable {
             throw SwitchboardError.invalid(
                 missing, "\(kind.rawValue) cannot be enabled while \(missing) is missing", code: "missing_field")
         }
+        // A mirror address is checked when given, not first when a sync fails.
+        if kind == .postgres, integration.enabled || integration.secrets["url"] != nil || integration.settings["schema"] != nil {
+            _ = try ExternalMirror(integration)
+        }
         integration.updatedAt = now
         let settingsJSON = String(decoding: try Self.encoder.encode(integration.settings), as: UTF8.self)
         let sealed =

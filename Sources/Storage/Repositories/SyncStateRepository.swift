@@ -32,6 +32,9 @@ public struct SyncState: Sendable, Equatable, Codable {
     public var lastIncrementalAt: Date?
     public var lastError: String?
     public var updatedAt: Date?
+    /// Which mirror the checkpoints describe (`MirrorDatabase.identity`; nil: Switchboard's own). When the
+    /// tenant moves its mirror, the new one is empty: the next run must be full, not continue a checkpoint.
+    public var mirrorLocation: String?
 
     public init(tenantID: String, integration: String, entity: String) {
         self.tenantID = tenantID
@@ -95,19 +98,19 @@ public struct SyncStateRepository: Sendable {
             try await sql.raw(
                 """
                 INSERT INTO sync_state (tenant_id, integration, entity, enabled, interval_minutes, webhook_enabled, state, mode, job_id,
-                    run_started_at, cursor_id, rows_done, rows_total, rows_in_mirror, checkpoint_modified, last_full_at, last_incremental_at, last_error, updated_at)
+                    run_started_at, cursor_id, rows_done, rows_total, rows_in_mirror, checkpoint_modified, last_full_at, last_incremental_at, last_error, updated_at, mirror_location)
                 VALUES (\(bind: state.tenantID), \(bind: state.integration), \(bind: state.entity), \(bind: state.enabled),
                     \(bind: state.intervalMinutes), \(bind: state.webhookEnabled), \(bind: state.phase.rawValue), \(bind: state.mode),
                     \(bind: state.jobID), \(bind: state.runStartedAt?.roundedToMilliseconds), \(bind: state.cursorID), \(bind: state.rowsDone), \(bind: state.rowsTotal),
                     \(bind: state.rowsInMirror), \(bind: state.checkpointModified?.roundedToMilliseconds),
                     \(bind: state.lastFullAt?.roundedToMilliseconds), \(bind: state.lastIncrementalAt?.roundedToMilliseconds),
-                    \(bind: state.lastError), \(bind: now))
+                    \(bind: state.lastError), \(bind: now), \(bind: state.mirrorLocation))
                 ON CONFLICT (tenant_id, integration, entity) DO UPDATE SET enabled = excluded.enabled,
                     interval_minutes = excluded.interval_minutes, webhook_enabled = excluded.webhook_enabled, state = excluded.state,
                     mode = excluded.mode, job_id = excluded.job_id, run_started_at = excluded.run_started_at, cursor_id = excluded.cursor_id,
                     rows_done = excluded.rows_done, rows_total = excluded.rows_total, rows_in_mirror = excluded.rows_in_mirror, checkpoint_modified = excluded.checkpoint_modified,
                     last_full_at = excluded.last_full_at, last_incremental_at = excluded.last_incremental_at,
-                    last_error = excluded.last_error, updated_at = excluded.updated_at
+                    last_error = excluded.last_error, updated_at = excluded.updated_at, mirror_location = excluded.mirror_location
                 """
             ).run()
         }
@@ -189,6 +192,7 @@ public struct SyncStateRepository: Sendable {
         state.lastIncrementalAt = try row.optionalDate("last_incremental_at")
         state.lastError = try row.decode(column: "last_error", as: String?.self)
         state.updatedAt = try row.optionalDate("updated_at")
+        state.mirrorLocation = try row.decode(column: "mirror_location", as: String?.self)
         return state
     }
 }

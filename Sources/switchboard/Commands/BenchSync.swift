@@ -32,6 +32,7 @@ struct BenchSync: AsyncParsableCommand {
         try await Database.withDatabase(location, logger: logger) { database in
             try await Migrator().migrate(database, logger: logger)
             let secrets = try SecretBox(key: Array(repeating: 1, count: 32))
+            let integrations = IntegrationRepository(database, secrets: secrets)
             let suffix = UUID().uuidString.prefix(6).lowercased()
             let fast = try await TenantProvisioning.create(database: database, secrets: secrets, slug: "bench-fast-\(suffix)", name: "fast")
             let seed = try await TenantProvisioning.create(database: database, secrets: secrets, slug: "bench-seed-\(suffix)", name: "seed")
@@ -39,7 +40,7 @@ struct BenchSync: AsyncParsableCommand {
             // 1. Our way: MirrorSync (batch × start=-1), paced by our own limiter as in production.
             let fastPortal = Bitrix24Emulator(deals: deals, seed: 1)
             let fastResult = try await SandboxServer.withBitrix24(fastPortal) { base in
-                try await MirrorDatabase.with(tenantID: fast.tenant.id, main: database) { mirror in
+                try await MirrorDatabase.with(tenantID: fast.tenant.id, main: database, integrations: integrations) { mirror in
                     let sync = MirrorSync(
                         source: Bitrix24MirrorSource(client: Self.client(base)), mirror: mirror, states: SyncStateRepository(database),
                         tenantID: fast.tenant.id, logger: logger)
@@ -59,7 +60,7 @@ struct BenchSync: AsyncParsableCommand {
             let totalPages = (deals + 49) / 50
             let pages = seedPages <= 0 ? totalPages : min(seedPages, totalPages)
             let seedTime = try await SandboxServer.withBitrix24(seedPortal) { base in
-                try await MirrorDatabase.with(tenantID: seed.tenant.id, main: database) { mirror in
+                try await MirrorDatabase.with(tenantID: seed.tenant.id, main: database, integrations: integrations) { mirror in
                     let client = Self.client(base)
                     let source = Bitrix24MirrorSource(client: client)
                     let entity = MirrorSources.entities["bitrix24"]!.first { $0.name == "deal" }!
@@ -97,7 +98,7 @@ struct BenchSync: AsyncParsableCommand {
             // a multi-row INSERT on SQLite, COPY on PostgreSQL (what the writer itself uses there).
             let rowsPortal = Bitrix24Emulator(deals: upsertRows, seed: 2, burst: 1_000_000)
             try await SandboxServer.withBitrix24(rowsPortal) { base in
-                try await MirrorDatabase.with(tenantID: seed.tenant.id, main: database) { mirror in
+                try await MirrorDatabase.with(tenantID: seed.tenant.id, main: database, integrations: integrations) { mirror in
                     let source = Bitrix24MirrorSource(client: Bitrix24Client(endpoint: .webhook(url: "\(base)/rest/1/sandboxwebhookcode/")))
                     let entity = MirrorEntity(name: "deal", table: "bench_upsert_deals", incremental: true)
                     let fields = try await source.fields(MirrorSources.entities["bitrix24"]!.first { $0.name == "deal" }!)

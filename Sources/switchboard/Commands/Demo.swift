@@ -13,6 +13,8 @@ struct Demo: AsyncParsableCommand {
 
     @Option(help: "Port to bind (0 picks a free one).") var port: Int = 8080
     @Option(help: "Keep data here instead of a fresh temporary directory.") var dataDir: String?
+    @Option(help: "Keep the sample tenant's CRM mirror on this PostgreSQL (postgres://user:password@host:5432/db, schema switchboard_demo) instead of its SQLite file.")
+    var mirrorURL: String?
     @Flag(help: "Start, check /health, print the guide, and exit (for smoke tests).") var check = false
 
     func run() async throws {
@@ -30,7 +32,7 @@ struct Demo: AsyncParsableCommand {
         environment["DATABASE_URL"] = nil
         let runtime = try await Runtime.make(storage: storage, serve: serve, environment: environment)
         let seeded = DemoSeed.Box()
-        let check = check
+        let (check, mirrorURL) = (check, mirrorURL)
         // The emulated RetailCRM account and PBX (Sandbox): never a real CRM or phone system.
         let retailCRM = RetailCRMEmulator()
         // The emulated Bitrix24 portal: 100,000 deals and more, generated on demand from a seed.
@@ -48,6 +50,12 @@ struct Demo: AsyncParsableCommand {
                     runtime: runtime,
                     prepare: { services in
                         seeded.value = try await DemoSeed.seed(services, retailCRM: retailCRMBase, pbxPort: pbxPort, bitrix24: bitrix24Base)
+                        if let mirrorURL {
+                            // Checked like any tenant's address: a bad one stops the demo with the field named.
+                            _ = try await services.stores.integrations.save(
+                                tenantID: seeded.value.tenantID, kind: .postgres,
+                                change: .init(enabled: true, settings: ["schema": "switchboard_demo"], secrets: ["url": mirrorURL]))
+                        }
                     },
                     onRunning: { services, boundPort in
                         let base = "http://\(services.settings.host):\(boundPort)"
@@ -71,7 +79,7 @@ struct Demo: AsyncParsableCommand {
                         }
                         DemoSeed.printGuide(
                             seeded.value, base: base, retailCRM: retailCRMBase, bitrix24: bitrix24Base, pbxPort: pbxPort, dataDir: directory,
-                            health: check ? health : nil, accountURL: accountURL)
+                            health: check ? health : nil, accountURL: accountURL, mirrorURL: mirrorURL)
                     },
                     exitWhenReady: check)
               }

@@ -42,7 +42,7 @@ struct SyncCommand: AsyncParsableCommand {
                 } catch let failure as JobFailure {
                     throw SwitchboardError.conflict(failure.message, field: "integration")
                 }
-                return try await MirrorDatabase.with(tenantID: tenant.id, main: database) { mirror in
+                return try await MirrorDatabase.with(tenantID: tenant.id, main: database, integrations: stores.integrations) { mirror in
                     var sync = MirrorSync(
                         source: source, mirror: mirror, states: stores.syncStates, tenantID: tenant.id, defaultCountry: tenant.defaultCountry,
                         logger: logger)

@@ -189,9 +189,17 @@ enum DemoSeed {
     }
 
     static func printGuide(
-        _ seeded: Seeded, base: String, retailCRM: String, bitrix24: String, pbxPort: Int, dataDir: String, health: String?, accountURL: String?
+        _ seeded: Seeded, base: String, retailCRM: String, bitrix24: String, pbxPort: Int, dataDir: String, health: String?, accountURL: String?,
+        mirrorURL: String?
     ) {
         let tenant = seeded.tenant
+        // The mirror is queried where it lives: the tenant's SQLite file, or the PostgreSQL given with --mirror-url.
+        func query(_ sql: String) -> String {
+            if let mirrorURL {
+                return "psql '\(mirrorURL)' -c \"SET search_path TO switchboard_demo; \(sql)\""
+            }
+            return "sqlite3 \(dataDir)/mirrors/\(seeded.tenantID).sqlite '\(sql)'"
+        }
         // Written straight to the file handle so it appears at once even when stdout is a pipe.
         let guide = """
 
@@ -237,8 +245,10 @@ enum DemoSeed {
               curl -s \(bitrix24)/sandbox/state | head -c 2000      # calls registered/finished in the portal, bindings, offline queue
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/sync/start/deal -d '{"sync_type":"incremental"}'
               swift run switchboard sync status \(tenant) --data-dir \(dataDir)    # the same, from the CLI (sync run \(tenant) deal --full: with a progress bar)
-              sqlite3 \(dataDir)/mirrors/\(seeded.tenantID).sqlite 'SELECT stage_id_label, COUNT(*), SUM(opportunity) FROM bitrix24_deals GROUP BY 1'
-              sqlite3 \(dataDir)/mirrors/\(seeded.tenantID).sqlite 'SELECT external_id, outcome_label, customer_phone, contact_id, deal_id FROM switchboard_calls_crm'
+              \(query("SELECT stage_id_label, COUNT(*), SUM(opportunity) FROM bitrix24_deals GROUP BY 1"))
+              \(query("SELECT external_id, outcome_label, customer_phone, contact_id, deal_id FROM switchboard_calls_crm"))
+              \(mirrorURL == nil ? "# the mirror on your own PostgreSQL instead: demo --mirror-url postgres://…, or for any tenant:" : "# the mirror is on your PostgreSQL (schema switchboard_demo); check the connection:")
+              curl -s -X \(mirrorURL == nil ? "PUT" : "POST") -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/integrations/postgres\(mirrorURL == nil ? #" -d '{"settings":{"schema":"crm"},"secrets":{"url":"postgres://user:password@host:5432/db"},"enabled":true}'"# : "/test")
               curl -s \(base)/openapi.json
 
 

@@ -30,7 +30,7 @@ struct Bitrix24AppTests {
     }
 
     static func title(_ world: TestWorld, id: Int) async throws -> String? {
-        try await MirrorDatabase.with(tenantID: world.tenantA.tenant.id, main: world.services.database) { mirror in
+        try await MirrorDatabase.with(tenantID: world.tenantA.tenant.id, main: world.services.database, integrations: world.services.stores.integrations) { mirror in
             try await mirror.database.run { sql in
                 try await sql.raw("SELECT title FROM \(unsafeRaw: mirror.table("bitrix24_deals")) WHERE id = \(literal: id)").first()
             }?.decode(column: "title", as: String.self)

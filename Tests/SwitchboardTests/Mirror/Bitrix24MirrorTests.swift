@@ -27,7 +27,7 @@ struct Bitrix24MirrorTests {
                 let client = Bitrix24Client(
                     endpoint: .webhook(url: "\(base)/rest/1/sandboxwebhookcode/"),
                     beforeRequest: { try await limiter.acquire("bitrix24:test", limit: .bitrix24) })
-                try await MirrorDatabase.with(tenantID: tenant.tenant.id, main: database) { mirror in
+                try await MirrorDatabase.with(tenantID: tenant.tenant.id, main: database, integrations: IntegrationRepository(database, secrets: TestSupport.secrets)) { mirror in
                     let sync = MirrorSync(
                         source: Bitrix24MirrorSource(client: client), mirror: mirror, states: SyncStateRepository(database),
                         tenantID: tenant.tenant.id, logger: TestSupport.logger)
@@ -119,7 +119,7 @@ struct Bitrix24MirrorTests {
                 try await withThrowingTaskGroup(of: Int64.self) { group in
                     for name in ["deal", "contact", "lead", "company", "status", "category", "user"] {
                         group.addTask {
-                            try await MirrorDatabase.with(tenantID: tenant.tenant.id, main: database) { mirror in
+                            try await MirrorDatabase.with(tenantID: tenant.tenant.id, main: database, integrations: IntegrationRepository(database, secrets: TestSupport.secrets)) { mirror in
                                 let sync = MirrorSync(
                                     source: Bitrix24MirrorSource(client: client), mirror: mirror, states: SyncStateRepository(database),
                                     tenantID: tenant.tenant.id, logger: TestSupport.logger)
@@ -224,7 +224,7 @@ struct Bitrix24SyncAPITests {
                 #expect(accepted.status == .ok && accepted.object["status"] as? String == "accepted")
                 let applyID = try #require(accepted.object["job_id"] as? String)
                 try await TestSupport.runWorkers(world) { try await world.services.jobs.find(id: applyID)?.state == .succeeded }
-                let title = try await MirrorDatabase.with(tenantID: world.tenantA.tenant.id, main: world.services.database) { mirror in
+                let title = try await MirrorDatabase.with(tenantID: world.tenantA.tenant.id, main: world.services.database, integrations: world.services.stores.integrations) { mirror in
                     try await mirror.database.run { sql in
                         try await sql.raw("SELECT title FROM \(unsafeRaw: mirror.table("bitrix24_deals")) WHERE id = 9").first()
                     }?.decode(column: "title", as: String.self)

@@ -94,7 +94,7 @@ struct MirrorEngineTests {
     ) async throws {
         try await TestSupport.withDatabase(backend) { database in
             let tenant = try await TenantProvisioning.create(database: database, secrets: TestSupport.secrets, slug: "m\(UInt32.random(in: 0...UInt32.max))", name: "Mirror")
-            try await MirrorDatabase.with(tenantID: tenant.tenant.id, main: database) { mirror in
+            try await MirrorDatabase.with(tenantID: tenant.tenant.id, main: database, integrations: IntegrationRepository(database, secrets: TestSupport.secrets)) { mirror in
                 let sync = MirrorSync(
                     source: source, mirror: mirror, states: SyncStateRepository(database), tenantID: tenant.tenant.id, logger: TestSupport.logger)
                 try await body(sync, database)
