@@ -168,6 +168,22 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // People API write-back (seed 003): the app's people → CRM leads, exactly once, with replies.
+        .target(
+            name: "People",
+            dependencies: [
+                "SwitchboardCore",
+                "Storage",
+                "Jobs",
+                "Bitrix24",
+                "Access",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // Hummingbird application: routes, auth, ops endpoints, OpenAPI document.
         .target(
             name: "Server",
@@ -181,6 +197,7 @@ let package = Package(
                 "Bitrix24",
                 "Access",
                 "Mirror",
+                "People",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdBcrypt", package: "hummingbird-auth"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -299,6 +299,7 @@ public actor Bitrix24Emulator {
         let outcome: Outcome
         switch name {
         case "crm.status.list": outcome = statusList(params)
+        case "crm.duplicate.findbycomm": outcome = findByComm(params)
         case "crm.category.list": outcome = categoryList(params)
         case "user.get": outcome = userGet(params)
         case "event.bind": outcome = eventBind(params, caller: caller)

@@ -276,3 +276,32 @@ extension Bitrix24Emulator {
         if type != "enumeration" { userFields[entity]![index].items = [] }
     }
 }
+
+extension Bitrix24Emulator {
+    /// `crm.duplicate.findbycomm {type: PHONE|EMAIL, values: [...] (≤ 20), entity_type?}` →
+    /// `{"LEAD":[ids],"CONTACT":[ids],"COMPANY":[ids]}`, or `[]` when nothing matches. Phones match on
+    /// their digits (Bitrix24 normalises them), e-mails case-insensitively.
+    func findByComm(_ params: [String: JSONValue]) -> Outcome {
+        guard let type = param(params, "type").flatMap(B24.text)?.uppercased(), ["PHONE", "EMAIL"].contains(type) else {
+            return .fail(400, "", "Communication type is not defined or invalid.")
+        }
+        let values = (param(params, "values")?.b24Array ?? []).compactMap(B24.text)
+        guard !values.isEmpty else { return .fail(400, "", "Communication values are not defined.") }
+        guard values.count <= 20 else { return .fail(400, "", "Too many communication values (20 at most).") }
+        func key(_ text: String) -> String { type == "PHONE" ? String(text.filter(\.isNumber).suffix(10)) : text.lowercased() }
+        let wanted = Set(values.map(key))
+        let only = param(params, "entity_type").flatMap(B24.text)?.uppercased()
+        var found: [String: JSONValue] = [:]
+        for entity in [Bitrix24Entity.lead, .contact, .company] where only == nil || only == entity.upper {
+            var ids: [JSONValue] = []
+            for id in 1..<max(nextID[entity, default: 1], generatedCount(entity) + 1) where exists(entity, id) {
+                let items = fullRecord(entity, id)[type]?.b24Array ?? []
+                if items.contains(where: { B24.text($0.objectValue?["VALUE"] ?? .null).map(key).map(wanted.contains) == true }) {
+                    ids.append(.number(Double(id)))
+                }
+            }
+            if !ids.isEmpty { found[entity.upper] = .array(ids) }
+        }
+        return .ok(found.isEmpty ? .array([]) : .object(found))
+    }
+}

@@ -169,6 +169,7 @@ enum B24Catalog {
             f("UTM_SOURCE", "string", "Рекламная система"), f("UTM_MEDIUM", "string", "Тип трафика"),
             f("UTM_CAMPAIGN", "string", "Обозначение рекламной кампании"), f("UTM_CONTENT", "string", "Содержание кампании"),
             f("UTM_TERM", "string", "Условие поиска кампании"),
+            f("ORIGINATOR_ID", "string", "Внешний источник"), f("ORIGIN_ID", "string", "Идентификатор элемента во внешнем источнике"),
         ]
         let multi: [Bitrix24Field] = [
             f("PHONE", "crm_multifield", "Телефон", multiple: true), f("EMAIL", "crm_multifield", "E-mail", multiple: true),

@@ -22,6 +22,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     ManagerController(services: services).register(on: tenant)
     TokenController(services: services).register(on: tenant)
     ScheduleController(services: services).register(on: tenant)
+    PeopleController(services: services).register(on: tenant)
     CallController(services: services).register(on: tenant)
     SyncController(services: services).register(on: tenant)
     WebhookController(services: services).register(on: tenant)

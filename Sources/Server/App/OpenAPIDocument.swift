@@ -116,7 +116,7 @@ public enum OpenAPIDocument {
             summary: "Send completed calls (ids, or from/to) to the CRMs again; steps already delivered are skipped",
             tag: "calls", auth: .tenant, body: object(["ids": "array", "from": "string", "to": "string", "integration": "string"]), success: 202),
         .init(method: "get", path: "/api/v1/tenants/{tenant}/logs", summary: "Integration log, newest first (filters: integration, status, before, limit)", tag: "logs", auth: .tenant),
-    ] + syncOperations + [
+    ] + syncOperations + peopleOperations + [
         .init(
             method: "post", path: "/hooks/bitrix24/{tenant}",
             summary: "Bitrix24 events (form-encoded; auth[application_token] checked): ONCRM{DEAL,CONTACT,LEAD,COMPANY}{ADD,UPDATE,DELETE} re-read into the mirror",
@@ -135,6 +135,38 @@ public enum OpenAPIDocument {
     ]
 
     /// The CRM mirror, in seed 001's shapes (entity: deal, contact, lead, company, status, category, user).
+    /// Seed 003: the company's app → CRM leads, with replies.
+    static let peopleOperations: [Operation] = [
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/people",
+            summary: "Create a person (Idempotency-Key header: a repeat returns the same person, another body under the key is a 409); queued to the CRM as a lead",
+            tag: "people", auth: .tenant,
+            body: object(["full_name": "string", "phone": "string", "email": "string", "stage": "string", "external_id": "string", "fields": "object"], required: ["full_name", "stage"]),
+            success: 201),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/people", summary: "Live people, newest first (filters: stage, sync_status, limit, cursor)", tag: "people", auth: .tenant),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/people/{id}", summary: "One person (id or external_id) with crm: kind, lead_id, status, reason, attempts", tag: "people", auth: .tenant),
+        .init(
+            method: "patch", path: "/api/v1/tenants/{tenant}/people/{id}", summary: "Change a person: only the changed fields reach the lead",
+            tag: "people", auth: .tenant,
+            body: object(["full_name": "string", "phone": "string", "email": "string", "stage": "string", "external_id": "string", "fields": "object"])),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/people/{id}/move", summary: "Move a person to another stage (the lead's status per the mapping)",
+            tag: "people", auth: .tenant, body: object(["stage": "string"], required: ["stage"])),
+        .init(method: "delete", path: "/api/v1/tenants/{tenant}/people/{id}", summary: "Soft-delete; with close_on_delete the lead moves to closed_status", tag: "people", auth: .tenant, success: 204),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/people/settings", summary: "Stage mapping, dedup policy, retries, callback (secret masked)", tag: "people", auth: .tenant),
+        .init(
+            method: "put", path: "/api/v1/tenants/{tenant}/people/settings",
+            summary: "Change people settings; the stage mapping is checked against Bitrix24's lead statuses", tag: "people", auth: .tenant,
+            body: object([
+                "stages": "object", "dedup": "string", "allow_without_phone": "boolean", "close_on_delete": "boolean", "closed_status": "string",
+                "source_id": "string", "max_attempts": "integer", "backoff_seconds": "array", "callback_url": "string", "callback_secret": "string",
+            ])),
+        .init(
+            method: "get", path: "/api/v1/tenants/{tenant}/events",
+            summary: "The people feed in order (since = last seq seen): created/updated/moved/deleted, crm.synced with bitrix_lead_id, crm.failed with reason",
+            tag: "people", auth: .tenant),
+    ]
+
     static let syncOperations: [Operation] = [
         .init(
             method: "post", path: "/api/v1/tenants/{tenant}/sync/start/{entity}",

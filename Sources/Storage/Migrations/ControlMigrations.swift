@@ -300,5 +300,65 @@ public enum ControlMigrations {
         Migration(version: 9, name: "sync state remembers which mirror its checkpoints describe") { _ in
             ["ALTER TABLE sync_state ADD COLUMN mirror_location TEXT"]
         },
+        Migration(version: 10, name: "people (seed 003): the app's people, their CRM sync state, an event feed, settings") { t in
+            [
+                """
+                CREATE TABLE people (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    external_id TEXT,
+                    full_name TEXT NOT NULL,
+                    phone TEXT,
+                    email TEXT,
+                    stage TEXT NOT NULL,
+                    fields TEXT NOT NULL DEFAULT '{}',
+                    version INTEGER NOT NULL DEFAULT 1,
+                    crm_kind TEXT,
+                    crm_lead_id TEXT,
+                    sync_status TEXT NOT NULL DEFAULT 'pending',
+                    sync_reason TEXT,
+                    sync_attempts INTEGER NOT NULL DEFAULT 0,
+                    last_attempt_at \(t.timestamp),
+                    synced_version INTEGER NOT NULL DEFAULT 0,
+                    pushed TEXT NOT NULL DEFAULT '{}',
+                    lease_until \(t.timestamp),
+                    idempotency_key TEXT,
+                    request_hash TEXT,
+                    deleted_at \(t.timestamp),
+                    created_at \(t.timestamp) NOT NULL,
+                    updated_at \(t.timestamp) NOT NULL,
+                    UNIQUE (tenant_id, external_id),
+                    UNIQUE (tenant_id, idempotency_key)
+                )
+                """,
+                "CREATE INDEX people_tenant_stage ON people (tenant_id, stage)",
+                "CREATE INDEX people_tenant_sync ON people (tenant_id, sync_status)",
+                """
+                CREATE TABLE people_events (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    seq \(t.bigint) NOT NULL,
+                    person_id TEXT NOT NULL,
+                    type TEXT NOT NULL,
+                    body TEXT NOT NULL,
+                    created_at \(t.timestamp) NOT NULL,
+                    PRIMARY KEY (tenant_id, seq)
+                )
+                """,
+                """
+                CREATE TABLE people_feed (
+                    tenant_id TEXT PRIMARY KEY REFERENCES tenants(id),
+                    last_seq \(t.bigint) NOT NULL
+                )
+                """,
+                """
+                CREATE TABLE people_settings (
+                    tenant_id TEXT PRIMARY KEY REFERENCES tenants(id),
+                    settings TEXT NOT NULL,
+                    callback_secret TEXT,
+                    updated_at \(t.timestamp) NOT NULL
+                )
+                """,
+            ]
+        },
     ]
 }

@@ -13,8 +13,14 @@ public struct Stores: Sendable {
     public let managers: ManagerRepository
     public let syncStates: SyncStateRepository
     public let cursors: ConnectorCursorRepository
+    public let people: PersonRepository
+    public let peopleFeed: PeopleFeedRepository
+    public let peopleSettings: PeopleSettingsRepository
 
     public init(_ runner: any SQLRunner, secrets: SecretBox) {
+        people = PersonRepository(runner)
+        peopleFeed = PeopleFeedRepository(runner)
+        peopleSettings = PeopleSettingsRepository(runner, secrets: secrets)
         tenants = TenantRepository(runner, secrets: secrets)
         integrations = IntegrationRepository(runner, secrets: secrets)
         users = AdminUserRepository(runner)

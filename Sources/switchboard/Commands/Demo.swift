@@ -71,6 +71,7 @@ struct Demo: AsyncParsableCommand {
                         if !seeded.value.reused {
                             await DemoSeed.startMirror(services, seeded: seeded.value)
                             await DemoSeed.placeSampleCalls(base: base, pbxToken: seeded.value.pbxToken)
+                            await DemoSeed.createSamplePeople(base: base, seeded: seeded.value)
                             // And one call seen over AMI, once the PBX connection is up.
                             Task {
                                 for _ in 0..<50 where await pbx.connectedSessions == 0 { try? await Task.sleep(for: .milliseconds(200)) }

@@ -3,6 +3,7 @@ import Foundation
 import Jobs
 import Mirror
 import NIOCore
+import NIOHTTP1
 import RetailCRM
 import Sandbox
 import Server
@@ -188,6 +189,25 @@ enum DemoSeed {
         }
     }
 
+    /// Seed 003's requests: a person created, renamed and moved — one lead in the emulated portal.
+    static func createSamplePeople(base: String, seeded: Seeded) async {
+        func send(_ method: HTTPMethod, _ path: String, _ body: String) async -> String? {
+            var request = HTTPClientRequest(url: "\(base)/api/v1/tenants/\(seeded.tenant)/\(path)")
+            request.method = method
+            request.headers.add(name: "Authorization", value: "Bearer \(seeded.apiToken)")
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body))
+            guard let response = try? await HTTPClient.shared.execute(request, timeout: .seconds(5)),
+                let buffer = try? await response.body.collect(upTo: 1 << 20)
+            else { return nil }
+            return JSONValue(jsonText: String(buffer: buffer))?.objectValue?["id"]?.stringValue
+        }
+        guard let id = await send(.POST, "people", #"{"full_name":"Иван Иванов","phone":"+77001112233","stage":"NEW","external_id":"core-1"}"#) else { return }
+        _ = await send(.PATCH, "people/\(id)", #"{"full_name":"Иван Петров","phone":"+77001112233","stage":"IN_PROCESS"}"#)
+        _ = await send(.POST, "people/\(id)/move", #"{"stage":"CONVERTED"}"#)
+        _ = await send(.POST, "people", #"{"full_name":"Мария Смирнова","phone":"8 (916) 555-12-34","email":"maria@example.ru","stage":"NEW"}"#)
+    }
+
     static func printGuide(
         _ seeded: Seeded, base: String, retailCRM: String, bitrix24: String, pbxPort: Int, dataDir: String, health: String?, accountURL: String?,
         mirrorURL: String?
@@ -249,6 +269,12 @@ enum DemoSeed {
               \(query("SELECT external_id, outcome_label, customer_phone, contact_id, deal_id FROM switchboard_calls_crm"))
               \(mirrorURL == nil ? "# the mirror on your own PostgreSQL instead: demo --mirror-url postgres://…, or for any tenant:" : "# the mirror is on your PostgreSQL (schema switchboard_demo); check the connection:")
               curl -s -X \(mirrorURL == nil ? "PUT" : "POST") -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/integrations/postgres\(mirrorURL == nil ? #" -d '{"settings":{"schema":"crm"},"secrets":{"url":"postgres://user:password@host:5432/db"},"enabled":true}'"# : "/test")
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people   # seed 003: people and their leads (crm.lead_id, status)
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' -H 'Idempotency-Key: demo-1' \(base)/api/v1/tenants/\(tenant)/people -d '{"full_name":"Пётр Сидоров","phone":"+79161112233","stage":"NEW"}'
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people -d '{"full_name":"Без телефона","stage":"NEW"}'   # 400: Missing phone number
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people/core-1/move -d '{"stage":"IN_PROCESS"}'
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' '\(base)/api/v1/tenants/\(tenant)/events?since=0'   # replies: crm.synced with bitrix_lead_id, crm.failed with reason
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people/settings   # stage mapping, dedup, retries, callback
               curl -s \(base)/openapi.json
 
 

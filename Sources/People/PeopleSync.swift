@@ -1,0 +1,191 @@
+import Access
+import Bitrix24
+import Foundation
+import Jobs
+import Logging
+import Storage
+import SwitchboardCore
+
+/// The `people.crm-sync` job: brings one person's lead in the CRM up to the person's latest version.
+///
+/// - One writer per person: the job takes a lease on the person row; a second job for the same person
+///   waits (retries in a second) — so a move waits for a pending create, and creates never race.
+/// - Exactly once: the lead carries our correlation key; before creating, the job looks for a lead with
+///   it (a create whose answer was lost), and the lead id is recorded the moment the CRM gives it.
+/// - The seed's retries: `maxAttempts` CRM attempts per change with `backoffSeconds` between them, then
+///   `failed` with the reason; a refusal by the CRM (validation) fails at once with the CRM's message.
+public struct PeopleSync: Sendable {
+    public static let kind = "people.crm-sync"
+    /// How long a job may hold a person; a crashed worker's lease runs out after it.
+    static let lease: TimeInterval = 120
+
+    public let database: Database
+    public let secrets: SecretBox
+    public let bitrix24: Bitrix24Access
+    /// Test hook: runs after the CRM created a lead and before the id is recorded (a crash there must not duplicate it).
+    public var afterCreate: @Sendable (String) async throws -> Void = { _ in }
+
+    public init(database: Database, secrets: SecretBox, bitrix24: Bitrix24Access) {
+        self.database = database
+        self.secrets = secrets
+        self.bitrix24 = bitrix24
+    }
+
+    /// One job per version; a job finding the person already in step does nothing.
+    public static func job(_ person: Person) -> JobQueue.NewJob {
+        .init(
+            kind: kind, tenantID: person.tenantID, payload: ["person_id": .string(person.id), "version": .number(Double(person.version))],
+            priority: 30, maxAttempts: 200, uniqueKey: "people:\(person.tenantID):\(person.id):\(person.version)")
+    }
+
+    public func register(into registry: inout JobRegistry) {
+        registry.register(Self.kind, policy: .standard, timeout: .seconds(90)) { context in
+            guard let tenantID = context.job.tenantID, let personID = context.job.payload.objectValue?["person_id"]?.stringValue else {
+                throw JobFailure.permanent("\(Self.kind) needs a tenant and payload.person_id")
+            }
+            return try await run(tenantID: tenantID, personID: personID, logger: context.logger)
+        }
+    }
+
+    /// Brings the person's lead in step; returns what was done.
+    public func run(tenantID: String, personID: String, logger: Logger) async throws -> JSONValue {
+        let people = PersonRepository(database)
+        guard try await people.acquireLease(tenantID: tenantID, id: personID, until: Date().addingTimeInterval(Self.lease)) else {
+            guard try await people.find(tenantID: tenantID, id: personID) != nil else { throw JobFailure.permanent("person \(personID) is gone") }
+            throw JobFailure.retryable("another job is writing this person", retryAfter: .seconds(1))
+        }
+        do {
+            let result = try await syncLoop(tenantID: tenantID, personID: personID, logger: logger)
+            try await people.releaseLease(tenantID: tenantID, id: personID)
+            return result
+        } catch {
+            try? await people.releaseLease(tenantID: tenantID, id: personID)
+            throw error
+        }
+    }
+
+    private func syncLoop(tenantID: String, personID: String, logger: Logger) async throws -> JSONValue {
+        let people = PersonRepository(database)
+        var done: [JSONValue] = []
+        // A change that lands while we write is picked up by the next pass (its own job then finds nothing to do).
+        for _ in 0..<5 {
+            guard let person = try await people.find(tenantID: tenantID, id: personID) else { throw JobFailure.permanent("person \(personID) is gone") }
+            guard person.crm.syncedVersion < person.version, person.crm.status != .failed || person.crm.attempts == 0 else { break }
+            let (settings, _) = try await PeopleSettingsRepository(database, secrets: secrets).load(tenantID: tenantID)
+            let outcome = try await attempt(person, settings: settings, logger: logger)
+            done.append(outcome)
+            if outcome.objectValue?["status"]?.stringValue != "success" { break }
+        }
+        return ["passes": .array(done)]
+    }
+
+    /// One CRM attempt for the person's current version: success, failure recorded, or a retry thrown.
+    private func attempt(_ person: Person, settings: PeopleSettings, logger: Logger) async throws -> JSONValue {
+        let people = PersonRepository(database)
+        let action = person.deletedAt != nil ? "delete_card" : (person.crm.leadID == nil ? "create_card" : (person.crm.pushed["status"] != Self.values(person, settings: settings)["status"] ? "move_card" : "update_card"))
+        let attempts = try await people.countAttempt(tenantID: person.tenantID, id: person.id)
+        do {
+            let writer = try await writer(tenantID: person.tenantID)
+            let leadID = try await write(person, writer: writer, settings: settings)
+            try await people.markSynced(tenantID: person.tenantID, id: person.id, version: person.version, pushed: Self.values(person, settings: settings))
+            let answer: JSONValue = [
+                "status": "success", "action": .string(action), "user": PeopleJSON.user(person), "bitrix_lead_id": leadID.map(JSONValue.string) ?? .null,
+                "crm": .string(writer.kind), "version": .number(Double(person.version)),
+            ]
+            try await reply(person, type: "crm.synced", body: answer)
+            logger.info("person in step with the CRM", metadata: ["person": "\(person.id)", "lead": "\(leadID ?? "-")", "action": "\(action)"])
+            return answer
+        } catch {
+            let failure = (error as? any JobFailureConvertible)?.jobFailure ?? (error as? JobFailure) ?? .retryable(Database.describe(error))
+            if case .retryable(let message, let after) = failure, attempts < settings.maxAttempts {
+                logger.notice("CRM attempt failed; retrying", metadata: ["person": "\(person.id)", "attempt": "\(attempts)", "error": "\(message)"])
+                throw JobFailure.retryable(message, retryAfter: max(after ?? .zero, settings.backoff(afterAttempt: attempts)))
+            }
+            try await people.markFailed(tenantID: person.tenantID, id: person.id, version: person.version, reason: failure.message)
+            let answer: JSONValue = [
+                "status": "error", "action": .string(action), "reason": .string(failure.message), "user": PeopleJSON.user(person),
+                "attempts": .number(Double(attempts)), "version": .number(Double(person.version)),
+            ]
+            try await reply(person, type: "crm.failed", body: answer)
+            logger.warning("person not written to the CRM", metadata: ["person": "\(person.id)", "reason": "\(failure.message)"])
+            return answer
+        }
+    }
+
+    private func writer(tenantID: String) async throws -> any LeadWriter {
+        let integrations = IntegrationRepository(database, secrets: secrets)
+        guard let integration = try await integrations.find(tenantID: tenantID, kind: .bitrix24), integration.enabled else {
+            throw JobFailure.permanent("Bitrix24 is not connected for this tenant: connect it, then change the person again")
+        }
+        return Bitrix24LeadWriter(client: try bitrix24.client(integration, event: Self.kind))
+    }
+
+    /// Writes the person's current version; returns the lead id.
+    private func write(_ person: Person, writer: any LeadWriter, settings: PeopleSettings) async throws -> String? {
+        let people = PersonRepository(database)
+        let correlation = "\(person.tenantID):\(person.id)"
+        let values = Self.values(person, settings: settings)
+        var leadID = person.crm.leadID
+        if person.deletedAt != nil {
+            if let leadID, settings.closeOnDelete { try await writer.update(leadID: leadID, ["status": .string(settings.closedStatus)], correlation: nil) }
+            return leadID
+        }
+        if leadID == nil, let found = try await writer.lead(correlation: correlation) {
+            // Created before, its answer lost: adopt it and send what may have changed since.
+            try await people.setLead(tenantID: person.tenantID, id: person.id, kind: writer.kind, leadID: found)
+            try await writer.update(leadID: found, values, correlation: nil)
+            return found
+        }
+        guard let existing = leadID else {
+            var contactID: String?
+            if settings.dedup == "link", let duplicate = try await writer.duplicate(phone: person.phone, email: person.email) {
+                if duplicate.entity == "LEAD" {
+                    try await people.setLead(tenantID: person.tenantID, id: person.id, kind: writer.kind, leadID: duplicate.id)
+                    var linked = values
+                    linked["phone"] = nil  // it has this phone already; sending it again would add a second one
+                    try await writer.update(leadID: duplicate.id, linked, correlation: correlation)
+                    return duplicate.id
+                }
+                contactID = duplicate.id
+            }
+            let created = try await writer.create(values, correlation: correlation, contactID: contactID)
+            try await afterCreate(created)
+            try await people.setLead(tenantID: person.tenantID, id: person.id, kind: writer.kind, leadID: created)
+            leadID = created
+            return leadID
+        }
+        let changed = values.filter { person.crm.pushed[$0.key] != $0.value }
+        if !changed.isEmpty { try await writer.update(leadID: existing, changed, correlation: nil) }
+        return existing
+    }
+
+    /// The lead's values for this person in CRM-neutral keys (what `pushed` remembers).
+    static func values(_ person: Person, settings: PeopleSettings) -> [String: JSONValue] {
+        var values = person.fields
+        values["title"] = .string(person.fullName)
+        values["name"] = .string(person.fullName)
+        values["status"] = .string(settings.stages[person.stage] ?? person.stage)
+        if let phone = person.phone { values["phone"] = .string(phone) }
+        if let email = person.email { values["email"] = .string(email) }
+        if let source = settings.sourceID, values["SOURCE_ID"] == nil { values["source"] = .string(source) }
+        return values
+    }
+
+    /// The reply: a feed event and, when the tenant has a callback, a signed POST (its own job, retried).
+    private func reply(_ person: Person, type: String, body: JSONValue) async throws {
+        try await database.transaction { tx in
+            let seq = try await PeopleFeedRepository(tx).append(tenantID: person.tenantID, personID: person.id, type: type, body: body)
+            let (settings, _) = try await PeopleSettingsRepository(tx, secrets: secrets).load(tenantID: person.tenantID)
+            if settings.callbackURL != nil {
+                _ = try await JobQueue.enqueue(PeopleCallbacks.job(tenantID: person.tenantID, seq: seq), on: tx)
+            }
+        }
+    }
+}
+
+extension PeopleSync {
+    /// The tenant's Bitrix24 lead statuses (id → name), to check a stage mapping against.
+    public static func statuses(_ integration: Integration, access: Bitrix24Access) async throws -> [String: String] {
+        try await Bitrix24LeadWriter(client: try access.client(integration, event: "people.settings")).statuses()
+    }
+}
