@@ -15,23 +15,7 @@ public struct PeopleChanges: Sendable {
     }
 
     /// What the app sends to create or change a person, already checked against the tenant's rules.
-    public struct Input: Sendable, Equatable {
-        public var externalID: String?
-        public var fullName: String
-        public var phone: String?
-        public var email: String?
-        public var stage: String
-        public var fields: [String: JSONValue]
-
-        public init(externalID: String?, fullName: String, phone: String?, email: String?, stage: String, fields: [String: JSONValue]) {
-            self.externalID = externalID
-            self.fullName = fullName
-            self.phone = phone
-            self.email = email
-            self.stage = stage
-            self.fields = fields
-        }
-    }
+    public typealias Input = PersonRepository.NewPerson
 
     /// Creates a person. With an idempotency key, a repeat of the same body returns the first person
     /// (`replayed`), a different body under the same key is a 409.
@@ -45,12 +29,10 @@ public struct PeopleChanges: Sendable {
         }
         do {
             let person = try await database.transaction { tx in
-                let person = try await PersonRepository(tx).insert(
-                    tenantID: tenantID,
-                    .init(
-                        externalID: input.externalID, fullName: input.fullName, phone: input.phone, email: input.email, stage: input.stage,
-                        fields: input.fields, idempotencyKey: idempotencyKey, requestHash: idempotencyKey == nil ? nil : hash),
-                    crmKind: crm)
+                var new = input
+                new.idempotencyKey = idempotencyKey
+                new.requestHash = idempotencyKey == nil ? nil : hash
+                let person = try await PersonRepository(tx).insert(tenantID: tenantID, new, crmKind: crm)
                 try await record(person, event: "created", on: tx)
                 return person
             }
