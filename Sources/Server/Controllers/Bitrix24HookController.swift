@@ -29,11 +29,7 @@ struct Bitrix24HookController {
 
     /// The body of a request Bitrix24 sends (an event, an install), at most `maxBody` bytes.
     static func body(_ request: Request) async throws -> String {
-        do {
-            return String(buffer: try await request.body.collect(upTo: maxBody))
-        } catch {
-            throw SwitchboardError(.tooLarge, code: "body_too_large", message: "a Bitrix24 request body exceeds \(maxBody) bytes", field: "body")
-        }
+        String(buffer: try await request.collectBody(limit: maxBody))
     }
 
     @Sendable func event(_ request: Request, context: AppRequestContext) async throws -> Response {

@@ -25,18 +25,8 @@ struct PeopleController {
 
     var changes: PeopleChanges { PeopleChanges(queue: services.jobs) }
 
-    /// The body as a JSON object; anything else is a 400.
     private func object(_ request: Request) async throws -> [String: JSONValue] {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: services.settings.maxBodyBytes)
-        } catch {
-            throw SwitchboardError(.tooLarge, code: "body_too_large", message: "request body exceeds \(services.settings.maxBodyBytes) bytes", field: "body")
-        }
-        guard let object = JSONValue(jsonText: String(buffer: buffer))?.objectValue else {
-            throw SwitchboardError.invalid("body", "a JSON object body is required")
-        }
-        return object
+        try await request.jsonObject(limit: services.settings.maxBodyBytes)
     }
 
     static let personKeys: Set<String> = ["full_name", "phone", "email", "stage", "external_id", "fields"]

@@ -27,7 +27,7 @@ struct RetailCRMCallbackController {
         var result: [String: String] = [:]
         for (name, value) in request.uri.queryParameters { result[String(name)] = String(value) }
         if request.method == .post {
-            let body = try await request.body.collect(upTo: 64 * 1024)
+            let body = try await request.collectBody(limit: 64 * 1024)
             for (name, value) in try FormURLEncoding.decode(String(buffer: body)) { result[name] = value }
         }
         return result

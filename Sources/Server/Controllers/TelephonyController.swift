@@ -81,13 +81,7 @@ struct TelephonyController {
 
     /// The body as fields: a JSON object, or a form (`Extensions` may repeat, or come as `Extensions[]`).
     static func fields(_ request: Request, limit: Int) async throws -> ([String: JSONValue], String) {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await request.body.collect(upTo: limit)
-        } catch {
-            throw SwitchboardError(.tooLarge, code: "body_too_large", message: "request body exceeds \(limit) bytes", field: "body")
-        }
-        let raw = String(buffer: buffer)
+        let raw = String(buffer: try await request.collectBody(limit: limit))
         guard !raw.isEmpty else { throw SwitchboardError.invalid("body", "a JSON object body is required", code: "empty_body") }
         if request.headers[.contentType]?.hasPrefix("application/x-www-form-urlencoded") == true {
             var fields: [String: JSONValue] = [:]

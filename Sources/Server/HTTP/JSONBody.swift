@@ -9,16 +9,28 @@ public protocol StrictBody: Decodable {
 }
 
 extension Request {
+    /// The whole body, at most `limit` bytes; a larger one is a 413 naming `body`.
+    func collectBody(limit: Int) async throws -> ByteBuffer {
+        do {
+            return try await self.body.collect(upTo: limit)
+        } catch {
+            throw SwitchboardError(.tooLarge, code: "body_too_large", message: "request body exceeds \(limit) bytes", field: "body")
+        }
+    }
+
+    /// A JSON object body as ``JSONValue``s, for routes that must tell a `null` from a missing field (PATCH).
+    func jsonObject(limit: Int) async throws -> [String: JSONValue] {
+        let text = String(buffer: try await collectBody(limit: limit))
+        guard !text.isEmpty else { throw SwitchboardError.invalid("body", "a JSON object body is required", code: "empty_body") }
+        guard let object = JSONValue(jsonText: text)?.objectValue else {
+            throw SwitchboardError.invalid("body", "the body must be a JSON object", code: "malformed_json")
+        }
+        return object
+    }
+
     /// Reads and decodes a JSON object body, turning every problem into a 4xx naming the field.
     func decodeJSON<Body: StrictBody>(_ type: Body.Type, limit: Int) async throws -> Body {
-        let buffer: ByteBuffer
-        do {
-            buffer = try await self.body.collect(upTo: limit)
-        } catch {
-            throw SwitchboardError(
-                .tooLarge, code: "body_too_large", message: "request body exceeds \(limit) bytes", field: "body")
-        }
-        let data = Data(buffer: buffer)
+        let data = Data(buffer: try await collectBody(limit: limit))
         guard !data.isEmpty else { throw SwitchboardError.invalid("body", "a JSON object body is required", code: "empty_body") }
         guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw SwitchboardError.invalid("body", "the body is not valid JSON", code: "malformed_json")
