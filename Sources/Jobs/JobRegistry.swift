@@ -1,4 +1,5 @@
 import Logging
+import Storage
 import SwitchboardCore
 
 /// What a handler gets: the job and a logger tagged with its id, kind and tenant.
@@ -35,4 +36,18 @@ public struct JobRegistry: Sendable {
     public func policy(for kind: String) -> RetryPolicy? { entries[kind]?.policy }
 
     func entry(for kind: String) -> Entry? { entries[kind] }
+}
+
+extension JobFailure {
+    /// What a handler's error means for the queue: a ``JobFailure`` as thrown, a CRM client's error by
+    /// its own verdict (``JobFailureConvertible``), anything else retryable with a readable message.
+    public init(_ error: any Error) {
+        if let failure = error as? JobFailure {
+            self = failure
+        } else if let convertible = error as? any JobFailureConvertible {
+            self = convertible.jobFailure
+        } else {
+            self = .retryable(Database.describe(error))
+        }
+    }
 }

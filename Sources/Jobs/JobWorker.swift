@@ -116,7 +116,7 @@ public struct JobWorker: Service {
                 recorded ? "job succeeded" : "job finished after losing its lease; result not recorded",
                 metadata: ["attempt": "\(job.attempt)", "duration_ms": "\((ContinuousClock.now - started).wholeMilliseconds)"])
         } catch {
-            let failure = (error as? JobFailure) ?? .retryable(Database.describe(error))
+            let failure = JobFailure(error)
             let next = try? await queue.fail(job, owner: id, failure: failure, policy: entry.policy)
             JobMetrics.recordRun(kind: job.kind, outcome: next?.rawValue ?? "unknown", duration: ContinuousClock.now - started)
             logger.warning(

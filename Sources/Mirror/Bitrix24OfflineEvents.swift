@@ -51,11 +51,7 @@ public struct Bitrix24OfflineEvents: Sendable {
         registry.register(Self.kind, policy: RetryPolicy(maxAttempts: 5, backoff: .exponential(base: .seconds(10), cap: .seconds(300))), timeout: .seconds(1800)) {
             context in
             guard let tenantID = context.job.tenantID else { throw JobFailure.permanent("\(Self.kind) needs a tenant") }
-            do {
-                return try await drain(tenantID: tenantID, logger: context.logger)
-            } catch let error as any JobFailureConvertible {
-                throw error.jobFailure
-            }
+            return try await drain(tenantID: tenantID, logger: context.logger)
         }
     }
 

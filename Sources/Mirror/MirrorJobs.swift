@@ -145,15 +145,11 @@ public struct MirrorJobs: Sendable {
         tenant: Tenant, crm: String, context: JobContext, _ body: @Sendable (MirrorSync) async throws -> JSONValue
     ) async throws -> JSONValue {
         let source = try await sources.source(tenantID: tenant.id, crm: crm)
-        do {
-            return try await MirrorDatabase.with(tenantID: tenant.id, main: database, integrations: sources.stores.integrations) { mirror in
-                let sync = MirrorSync(
-                    source: source, mirror: mirror, states: SyncStateRepository(database), tenantID: tenant.id,
-                    defaultCountry: tenant.defaultCountry, logger: context.logger)
-                return try await body(sync)
-            }
-        } catch let error as any JobFailureConvertible {
-            throw error.jobFailure
+        return try await MirrorDatabase.with(tenantID: tenant.id, main: database, integrations: sources.stores.integrations) { mirror in
+            let sync = MirrorSync(
+                source: source, mirror: mirror, states: SyncStateRepository(database), tenantID: tenant.id,
+                defaultCountry: tenant.defaultCountry, logger: context.logger)
+            return try await body(sync)
         }
     }
 }

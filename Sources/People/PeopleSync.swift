@@ -96,7 +96,7 @@ public struct PeopleSync: Sendable {
             logger.info("person in step with the CRM", metadata: ["person": "\(person.id)", "lead": "\(leadID ?? "-")", "action": "\(action)"])
             return answer
         } catch {
-            let failure = (error as? any JobFailureConvertible)?.jobFailure ?? (error as? JobFailure) ?? .retryable(Database.describe(error))
+            let failure = JobFailure(error)
             if case .retryable(let message, let after) = failure, attempts < settings.maxAttempts {
                 logger.notice("CRM attempt failed; retrying", metadata: ["person": "\(person.id)", "attempt": "\(attempts)", "error": "\(message)"])
                 throw JobFailure.retryable(message, retryAfter: max(after ?? .zero, settings.backoff(afterAttempt: attempts)))
