@@ -66,12 +66,12 @@ public struct PeopleSync: Sendable {
 
     private func syncLoop(tenantID: String, personID: String, logger: Logger) async throws -> JSONValue {
         let people = PersonRepository(database)
+        let (settings, _) = try await PeopleSettingsRepository(database, secrets: secrets).load(tenantID: tenantID)
         var done: [JSONValue] = []
         // A change that lands while we write is picked up by the next pass (its own job then finds nothing to do).
         for _ in 0..<5 {
             guard let person = try await people.find(tenantID: tenantID, id: personID) else { throw JobFailure.permanent("person \(personID) is gone") }
             guard person.crm.syncedVersion < person.version, person.crm.status != .failed || person.crm.attempts == 0 else { break }
-            let (settings, _) = try await PeopleSettingsRepository(database, secrets: secrets).load(tenantID: tenantID)
             let outcome = try await attempt(person, settings: settings, logger: logger)
             done.append(outcome)
             if outcome.objectValue?["status"]?.stringValue != "success" { break }
@@ -82,17 +82,21 @@ public struct PeopleSync: Sendable {
     /// One CRM attempt for the person's current version: success, failure recorded, or a retry thrown.
     private func attempt(_ person: Person, settings: PeopleSettings, logger: Logger) async throws -> JSONValue {
         let people = PersonRepository(database)
-        let action = person.deletedAt != nil ? "delete_card" : (person.crm.leadID == nil ? "create_card" : (person.crm.pushed["status"] != Self.values(person, settings: settings)["status"] ? "move_card" : "update_card"))
+        let values = Self.values(person, settings: settings)
+        let action =
+            person.deletedAt != nil ? "delete_card"
+            : person.crm.leadID == nil ? "create_card"
+            : person.crm.pushed["status"] != values["status"] ? "move_card" : "update_card"
         let attempts = try await people.countAttempt(tenantID: person.tenantID, id: person.id)
         do {
             let writer = try await writer(tenantID: person.tenantID)
-            let leadID = try await write(person, writer: writer, settings: settings)
-            try await people.markSynced(tenantID: person.tenantID, id: person.id, version: person.version, pushed: Self.values(person, settings: settings))
+            let leadID = try await write(person, values: values, writer: writer, settings: settings)
+            try await people.markSynced(tenantID: person.tenantID, id: person.id, version: person.version, pushed: values)
             let answer: JSONValue = [
                 "status": "success", "action": .string(action), "user": PeopleJSON.user(person), "bitrix_lead_id": leadID.map(JSONValue.string) ?? .null,
                 "crm": .string(writer.kind), "version": .number(Double(person.version)),
             ]
-            try await reply(person, type: "crm.synced", body: answer)
+            try await reply(person, type: "crm.synced", body: answer, settings: settings)
             logger.info("person in step with the CRM", metadata: ["person": "\(person.id)", "lead": "\(leadID ?? "-")", "action": "\(action)"])
             return answer
         } catch {
@@ -106,7 +110,7 @@ public struct PeopleSync: Sendable {
                 "status": "error", "action": .string(action), "reason": .string(failure.message), "user": PeopleJSON.user(person),
                 "attempts": .number(Double(attempts)), "version": .number(Double(person.version)),
             ]
-            try await reply(person, type: "crm.failed", body: answer)
+            try await reply(person, type: "crm.failed", body: answer, settings: settings)
             logger.warning("person not written to the CRM", metadata: ["person": "\(person.id)", "reason": "\(failure.message)"])
             return answer
         }
@@ -117,15 +121,19 @@ public struct PeopleSync: Sendable {
         guard let integration = try await integrations.find(tenantID: tenantID, kind: .bitrix24), integration.enabled else {
             throw JobFailure.permanent("Bitrix24 is not connected for this tenant: connect it, then change the person again")
         }
-        return Bitrix24LeadWriter(client: try bitrix24.client(integration, event: Self.kind))
+        return try Self.writer(integration, access: bitrix24, event: Self.kind)
+    }
+
+    /// The tenant's CRM as a ``LeadWriter`` (Bitrix24 now; amoCRM plugs in here).
+    static func writer(_ integration: Integration, access: Bitrix24Access, event: String) throws -> any LeadWriter {
+        Bitrix24LeadWriter(client: try access.client(integration, event: event))
     }
 
     /// Writes the person's current version; returns the lead id.
-    private func write(_ person: Person, writer: any LeadWriter, settings: PeopleSettings) async throws -> String? {
+    private func write(_ person: Person, values: [String: JSONValue], writer: any LeadWriter, settings: PeopleSettings) async throws -> String? {
         let people = PersonRepository(database)
         let correlation = "\(person.tenantID):\(person.id)"
-        let values = Self.values(person, settings: settings)
-        var leadID = person.crm.leadID
+        let leadID = person.crm.leadID
         if person.deletedAt != nil {
             if let leadID, settings.closeOnDelete { try await writer.update(leadID: leadID, ["status": .string(settings.closedStatus)], correlation: nil) }
             return leadID
@@ -151,8 +159,7 @@ public struct PeopleSync: Sendable {
             let created = try await writer.create(values, correlation: correlation, contactID: contactID)
             try await afterCreate(created)
             try await people.setLead(tenantID: person.tenantID, id: person.id, kind: writer.kind, leadID: created)
-            leadID = created
-            return leadID
+            return created
         }
         let changed = values.filter { person.crm.pushed[$0.key] != $0.value }
         if !changed.isEmpty { try await writer.update(leadID: existing, changed, correlation: nil) }
@@ -172,10 +179,9 @@ public struct PeopleSync: Sendable {
     }
 
     /// The reply: a feed event and, when the tenant has a callback, a signed POST (its own job, retried).
-    private func reply(_ person: Person, type: String, body: JSONValue) async throws {
+    private func reply(_ person: Person, type: String, body: JSONValue, settings: PeopleSettings) async throws {
         try await database.transaction { tx in
             let seq = try await PeopleFeedRepository(tx).append(tenantID: person.tenantID, personID: person.id, type: type, body: body)
-            let (settings, _) = try await PeopleSettingsRepository(tx, secrets: secrets).load(tenantID: person.tenantID)
             if settings.callbackURL != nil {
                 _ = try await JobQueue.enqueue(PeopleCallbacks.job(tenantID: person.tenantID, seq: seq), on: tx)
             }
@@ -186,6 +192,6 @@ public struct PeopleSync: Sendable {
 extension PeopleSync {
     /// The tenant's Bitrix24 lead statuses (id → name), to check a stage mapping against.
     public static func statuses(_ integration: Integration, access: Bitrix24Access) async throws -> [String: String] {
-        try await Bitrix24LeadWriter(client: try access.client(integration, event: "people.settings")).statuses()
+        try await writer(integration, access: access, event: "people.settings").statuses()
     }
 }
