@@ -59,14 +59,10 @@ actor MirrorConnectionPool {
             Task.detached { [self] in
                 do {
                     // A PostgreSQL pool retries a failing connect and hides why: one plain connection first.
-                    if case .postgres(let url) = location { _ = try await url.probe(timeout: .seconds(10), logger: logger) }
+                    if case .postgres(let url) = location { try await url.withSingleConnection(logger: logger) { _ in } }
                     try await Database.withDatabase(location, logger: logger) { database in
                         if database.backend == .sqlite {
                             try await database.run { sql in try await sql.raw("PRAGMA busy_timeout = 60000").run() }
-                        } else {
-                            // Fail now with the reason (wrong password, no such database, unreachable) rather
-                            // than leave every job waiting for a pool that cannot connect.
-                            try await database.ping(timeout: .seconds(15))
                         }
                         await self.opened(key: key, database: database)
                         await withCheckedContinuation { (close: CheckedContinuation<Void, Never>) in

@@ -26,13 +26,9 @@ public struct PostgresMirrorTester: ConnectionTester {
         }
         let started = ContinuousClock.now
         do {
-            // One plain connection first: a pool retries and hides why it cannot connect.
-            _ = try await mirror.url.probe(timeout: timeout, logger: logger)
-            let elapsed = ContinuousClock.now - started
-            let found = try await Database.withDatabase(.postgres(mirror.url), logger: logger) { database in
-                try await database.ping(timeout: timeout)
-                let row = try await database.run { sql in
-                    try await sql.raw(
+            // One plain connection: a pool retries and hides why it cannot connect.
+            let found = try await mirror.url.withSingleConnection(timeout: timeout, logger: logger) { sql in
+                let row = try await sql.raw(
                         """
                         SELECT current_setting('server_version') AS version,
                             EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = \(bind: mirror.schema)) AS schema_exists,
@@ -40,13 +36,13 @@ public struct PostgresMirrorTester: ConnectionTester {
                                 THEN has_schema_privilege(\(bind: mirror.schema), 'CREATE')
                                 ELSE has_database_privilege(current_database(), 'CREATE') END AS can_create
                         """
-                    ).first()
-                }
+                ).first()
                 return (
                     try row?.decode(column: "version", as: String.self) ?? "?",
                     try row?.decode(column: "schema_exists", as: Bool.self) ?? false, try row?.decode(column: "can_create", as: Bool.self) ?? false
                 )
             }
+            let elapsed = ContinuousClock.now - started
             let (version, schemaExists, canCreate) = found
             checks.append(
                 .init(

@@ -145,21 +145,6 @@ public final class Database: SQLRunner {
     public func ping() async throws {
         try await run { try await $0.raw("SELECT 1").run() }
     }
-
-    /// A round trip that gives up after `timeout` with a plain "no answer" error: a PostgreSQL pool that
-    /// cannot connect keeps retrying and would otherwise hold the caller indefinitely.
-    public func ping(timeout: Duration) async throws {
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            group.addTask { try await self.ping() }
-            group.addTask {
-                try await Task.sleep(for: timeout)
-                throw SwitchboardError(
-                    .unavailable, code: "database_unreachable", message: "\(self.location) did not answer within \(timeout)")
-            }
-            defer { group.cancelAll() }
-            try await group.next()
-        }
-    }
 }
 
 /// An open transaction; repositories given this runner take part in it.

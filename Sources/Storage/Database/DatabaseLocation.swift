@@ -1,6 +1,9 @@
 import Foundation
 import Logging
+import NIOCore
+import PostgresKit
 import PostgresNIO
+import SQLKit
 import SwitchboardCore
 
 /// Which database backs the control tables.
@@ -106,9 +109,11 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
         return copy
     }
 
-    /// Opens one connection (no pool, no retries), asks the server's version and closes: the first
-    /// failure comes back as it is — refused, unknown host, wrong password, no such database.
-    public func probe(timeout: Duration = .seconds(10), logger: Logger) async throws -> String {
+    /// Runs `body` on one plain connection (no pool, no retries), closed afterwards: the first failure
+    /// comes back as it is — refused, unknown host, wrong password, no such database — within `timeout`.
+    public func withSingleConnection<R: Sendable>(
+        timeout: Duration = .seconds(10), logger: Logger, _ body: @Sendable (any SQLDatabase) async throws -> R
+    ) async throws -> R {
         var configuration: PostgresConnection.Configuration
         if let socketDirectory {
             configuration = .init(unixSocketPath: "\(socketDirectory)/.s.PGSQL.\(port)", username: username, password: password, database: database)
@@ -121,15 +126,12 @@ public struct PostgresURL: Sendable, Equatable, CustomStringConvertible {
                 }
             configuration = .init(host: host, port: port, username: username, password: password, database: database, tls: tls)
         }
-        configuration.options.connectTimeout = .nanoseconds(Int64(timeout.components.seconds) * 1_000_000_000 + timeout.components.attoseconds / 1_000_000_000)
+        configuration.options.connectTimeout = TimeAmount(timeout)
         let connection = try await PostgresConnection.connect(configuration: configuration, id: 0, logger: logger)
         do {
-            var version = "?"
-            for try await (text) in try await connection.query("SELECT current_setting('server_version')", logger: logger).decode(String.self) {
-                version = text
-            }
+            let result = try await body(connection.sql(logger: logger))
             try await connection.close()
-            return version
+            return result
         } catch {
             try? await connection.close()
             throw error
