@@ -69,6 +69,8 @@ public actor Bitrix24Emulator {
     // OAuth.
     var authorizationCodes: [String: Double] = [:]
     var accessTokens: [String: (expires: Double, user: Int)] = [:]
+    /// Tokens of other applications installed on the portal (test control), by token → app code.
+    var tokenApps: [String: String] = [:]
     var refreshTokens: [String: Int] = [:]
     /// Refresh-token grants served (each rotates the refresh token: the old one is dead afterwards).
     public internal(set) var tokenRefreshes = 0
@@ -174,6 +176,8 @@ public actor Bitrix24Emulator {
     struct Caller {
         var viaWebhook: Bool
         var userID: Int
+        /// The application the caller's token belongs to (`app.info`'s `CODE`); nil for a webhook.
+        var app: String? = nil
     }
 
     /// The next `count` REST requests fail with `status` and this error instead of running (outage drills).
@@ -236,7 +240,7 @@ public actor Bitrix24Emulator {
                 return .error(401, "NO_AUTH_FOUND", "Wrong authorization data")
             }
             guard grant.expires > now else { return .error(401, "expired_token", "The access token provided has expired.") }
-            caller = Caller(viaWebhook: false, userID: grant.user)
+            caller = Caller(viaWebhook: false, userID: grant.user, app: tokenApps[token] ?? clientID)
         }
         if !injected.isEmpty {
             let failure = injected.removeFirst()
@@ -307,7 +311,7 @@ public actor Bitrix24Emulator {
         case "event.get": outcome = eventGet()
         case "event.offline.get": outcome = offlineGet(params)
         case "event.offline.clear": outcome = offlineClear(params)
-        case "app.info": outcome = caller.viaWebhook ? .fail(400, "WRONG_AUTH_TYPE", "Current authorization type is denied for this method") : appInfo()
+        case "app.info": outcome = caller.viaWebhook ? .fail(400, "WRONG_AUTH_TYPE", "Current authorization type is denied for this method") : appInfo(code: caller.app ?? clientID)
         case "telephony.externalcall.register": outcome = register(params)
         case "telephony.externalcall.finish": outcome = finish(params)
         case "telephony.externalcall.attachrecord": outcome = attachRecord(params)

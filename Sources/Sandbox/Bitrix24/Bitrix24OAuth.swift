@@ -20,11 +20,14 @@ extension Bitrix24Emulator {
         return token
     }
 
-    /// An access and a refresh token of the app, as an install hands them over (test control).
-    public func issueTokens(userID: Int = 1) -> (access: String, refresh: String) {
+    /// An access and a refresh token of the app — or, with `app`, of another application installed on
+    /// the same portal — as an install hands them over (test control).
+    public func issueTokens(userID: Int = 1, app: String? = nil) -> (access: String, refresh: String) {
         let refresh = B24.hex(&rng, count: 32)
         refreshTokens[refresh] = userID
-        return (issueAccessToken(userID: userID), refresh)
+        let access = issueAccessToken(userID: userID)
+        if let app { tokenApps[access] = app }
+        return (access, refresh)
     }
 
     /// Every access token issued so far expires now, as an hour later (test control).
@@ -49,8 +52,8 @@ extension Bitrix24Emulator {
     }
 
     /// `app.info` with the caller's token: how an app install handler proves the tokens it was handed are real.
-    func appInfo() -> Outcome {
-        .ok(["ID": 7, "CODE": .string(clientID), "VERSION": 1, "STATUS": "L", "INSTALLED": true, "PAYMENT_EXPIRED": "N",
+    func appInfo(code: String) -> Outcome {
+        .ok(["ID": 7, "CODE": .string(code), "VERSION": 1, "STATUS": "L", "INSTALLED": true, "PAYMENT_EXPIRED": "N",
              "DAYS": .null, "LICENSE": "ru_project", "LANGUAGE_ID": "ru"])
     }
 

@@ -129,20 +129,27 @@ struct Bitrix24AppController {
             finishInstall: true)
     }
 
-    /// The REST address the tenant's configured portal answers at, once it accepted `accessToken`
-    /// (`app.info`); `refused` otherwise.
+    /// The REST address the tenant's configured portal answers at, once it accepted `accessToken` as a
+    /// token of the tenant's own app (`app.info` names the app: its `CODE` must be `settings.client_id`,
+    /// or another app installed on the same portal could plant its tokens); `refused` otherwise.
     func verifiedEndpoint(_ integration: Integration, accessToken: String, refused: SwitchboardError) async throws -> String {
         guard let endpoint = Self.configuredEndpoint(integration) else {
             throw SwitchboardError.invalid("settings.portal_url", "set the tenant's portal address before installing the app", code: "missing_field")
         }
+        guard let clientID = integration.settings["client_id"]?.stringValue, !clientID.isEmpty else {
+            throw SwitchboardError.invalid(
+                "settings.client_id", "set the app's client_id before installing it: only that app's tokens are accepted", code: "missing_field")
+        }
         let client = Bitrix24Client(endpoint: .app(clientEndpoint: endpoint, accessToken: accessToken), httpClient: .crm, timeout: .seconds(10))
+        let info: Bitrix24Answer
         do {
-            _ = try await client.call("app.info")
+            info = try await client.call("app.info")
         } catch let error as Bitrix24Error where error.isRetryable {
             throw SwitchboardError(.unavailable, code: "bitrix24_unavailable", message: "the portal did not answer to check the tokens: \(error)")
         } catch {
             throw refused
         }
+        guard info.result.objectValue?["CODE"]?.stringValue == clientID else { throw refused }
         return endpoint
     }
 

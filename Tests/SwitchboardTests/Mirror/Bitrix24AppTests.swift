@@ -142,6 +142,13 @@ struct Bitrix24AppTests {
                 #expect(forged.status == .unauthorized && forged.errorField == "AUTH_ID")
                 let noRefresh = try await Self.form(client, "/hooks/bitrix24/alpha/install", "AUTH_ID=abc")
                 #expect(noRefresh.status == .badRequest && noRefresh.errorField == "REFRESH_ID")
+                // Tokens the portal accepts, but of another app installed there: refused, nothing stored.
+                let (otherAccess, otherRefresh) = await emulator.issueTokens(app: "local.someone-else.1")
+                let otherApp = try await Self.form(
+                    client, "/hooks/bitrix24/alpha/install?DOMAIN=sandbox", "AUTH_ID=\(otherAccess)&REFRESH_ID=\(otherRefresh)&AUTH_EXPIRES=3600")
+                #expect(otherApp.status == .unauthorized && otherApp.errorField == "AUTH_ID")
+                let stored = try await world.services.stores.integrations.find(tenantID: tenantID, kind: .bitrix24)
+                #expect(stored?.secrets["refresh_token"] == nil)
                 let (access, refresh) = await emulator.issueTokens()
                 let installed = try await Self.form(
                     client, "/hooks/bitrix24/alpha/install?DOMAIN=sandbox&PROTOCOL=1&LANG=ru",
