@@ -64,6 +64,20 @@ public struct EffectLedger: Sendable {
         return try row.map { try JSONCoder.value(try $0.decode(column: "result", as: String.self)) }
     }
 
+    /// The stored results of the recorded effects among `keys`, by key.
+    public func find(tenantID: String, keys: [String]) async throws -> [String: JSONValue] {
+        guard !keys.isEmpty else { return [:] }
+        let rows = try await runner.run { sql in
+            try await sql.select().columns("idempotency_key", "result").from("external_effects")
+                .where("tenant_id", .equal, tenantID).where("idempotency_key", .in, keys).all()
+        }
+        var found: [String: JSONValue] = [:]
+        for row in rows {
+            found[try row.decode(column: "idempotency_key", as: String.self)] = try JSONCoder.value(try row.decode(column: "result", as: String.self))
+        }
+        return found
+    }
+
     /// How many effects the tenant has recorded under keys starting with `prefix`.
     public func count(tenantID: String, prefix: String = "") async throws -> Int {
         try await runner.run { sql in

@@ -116,18 +116,12 @@ public struct CallLogMirror: Sendable {
 
     /// What Bitrix24 answered at register, per call (from the effect ledger).
     private func registrations(tenantID: String, externalIDs: [String]) async throws -> [String: [String: JSONValue]] {
-        let keys = externalIDs.map { "bitrix24:\($0):register" }
-        let rows = try await database.run { sql in
-            try await sql.select().columns("idempotency_key", "result").from("external_effects")
-                .where("tenant_id", .equal, tenantID).where("idempotency_key", .in, keys).all()
+        let found = try await EffectLedger(database).find(tenantID: tenantID, keys: externalIDs.map { CallEffectKey.bitrix24($0, "register") })
+        var registrations: [String: [String: JSONValue]] = [:]
+        for external in externalIDs {
+            registrations[external] = found[CallEffectKey.bitrix24(external, "register")]?.objectValue
         }
-        var found: [String: [String: JSONValue]] = [:]
-        for row in rows {
-            let key = try row.decode(column: "idempotency_key", as: String.self)
-            let external = String(key.dropFirst("bitrix24:".count).dropLast(":register".count))
-            found[external] = JSONValue(jsonText: try row.decode(column: "result", as: String.self))?.objectValue
-        }
-        return found
+        return registrations
     }
 
     static func record(_ stored: CallRecord, binding: [String: JSONValue]?) -> CRMRecord {

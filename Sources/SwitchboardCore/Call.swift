@@ -105,3 +105,10 @@ public struct CallRecord: Sendable, Equatable {
         self.updatedAt = updatedAt
     }
 }
+
+/// Effect-ledger keys of a call's CRM steps, shared by the dispatcher that records them and the call
+/// mirror that reads what the CRM answered.
+public enum CallEffectKey {
+    /// `bitrix24:<call external id>:<register|finish|record>`.
+    public static func bitrix24(_ callExternalID: String, _ step: String) -> String { "bitrix24:\(callExternalID):\(step)" }
+}

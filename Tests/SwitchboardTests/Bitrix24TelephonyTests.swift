@@ -200,6 +200,13 @@ struct CallLogMirrorTests {
                     pbx, "m3", #""CallerIDNum":"\#(phone)","CallType":0,"Extensions":["102"],"CallStatus":"BUSY""#))
                 #expect(try await copier.copy(tenantID: tenantID) == 1)
                 #expect(try await query("SELECT CAST(COUNT(*) AS TEXT) AS n FROM {switchboard_calls}").first?["n"] == .some("3"))
+                // m3 was copied before Bitrix24 registered it: the register marks the call changed, so the next
+                // copy brings its CALL_ID and binding.
+                #expect(try await query("SELECT bitrix24_call_id FROM {switchboard_calls} WHERE external_id = 'm3'").first?["bitrix24_call_id"] == .some(nil))
+                try await TestSupport.runWorkers(world) { try await Bitrix24TelephonyTests.jobs(world, .succeeded).count >= 9 }
+                #expect(try await copier.copy(tenantID: tenantID) == 1)
+                let late = try #require(try await query("SELECT bitrix24_call_id, crm_entity_type FROM {switchboard_calls} WHERE external_id = 'm3'").first)
+                #expect(late["bitrix24_call_id"]??.hasPrefix("externalCall.") == true && late["crm_entity_type"] == .some("CONTACT"))
             }
         }
     }

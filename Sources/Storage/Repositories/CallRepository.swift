@@ -199,6 +199,13 @@ public struct CallRepository: Sendable {
         }.map(Self.decode)
     }
 
+    /// Marks the call changed now (something about it was learned elsewhere, e.g. the CRM's id for it).
+    public func touch(tenantID: String, id: String) async throws {
+        try await runner.run { sql in
+            try await sql.raw("UPDATE calls SET updated_at = \(bind: Date.storageNow) WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)").run()
+        }
+    }
+
     /// Calls changed after `after` (their `updated_at`, then id), oldest change first — a keyset for copying
     /// the call log elsewhere without missing or repeating a call.
     public func changed(tenantID: String, after: (updatedAt: Date, id: String)?, limit: Int) async throws -> [CallRecord] {

@@ -96,13 +96,13 @@ public struct TelephonyDispatcher: Sendable {
     private func sendToBitrix24(_ step: DispatchStep, record: CallRecord, integration: Integration, job: Job, stores: Stores) async throws -> JSONValue {
         let (tenantID, call) = (record.tenantID, record.call)
         let ledger = EffectLedger(database)
-        let base = "bitrix24:\(call.externalID)"
+        func key(_ step: String) -> String { CallEffectKey.bitrix24(call.externalID, step) }
         // register → finish → attachRecord, in that order: a second finish of one CALL_ID is refused.
-        if step != .dial, job.attempt < 3, try await !dialDone(record, target: .bitrix24, key: base + ":register", ledger: ledger) {
+        if step != .dial, job.attempt < 3, try await !dialDone(record, target: .bitrix24, key: key("register"), ledger: ledger) {
             throw JobFailure.retryable("waiting for the call to be registered first", retryAfter: .seconds(1))
         }
         if step == .upload, job.attempt < 3,
-            try await !dialDone(record, target: .bitrix24, key: base + ":finish", ledger: ledger, step: .hangup)
+            try await !dialDone(record, target: .bitrix24, key: key("finish"), ledger: ledger, step: .hangup)
         {
             throw JobFailure.retryable("waiting for the call to be finished first", retryAfter: .seconds(1))
         }
@@ -112,7 +112,7 @@ public struct TelephonyDispatcher: Sendable {
             return ["skipped": "no customer number"]
         }
         let client = try bitrix24.client(integration, event: "telephony.\(step.rawValue)")
-        let registered = try await ledger.once(tenantID: tenantID, key: base + ":register", kind: "bitrix24.register", jobID: job.id) {
+        let registered = try await ledger.once(tenantID: tenantID, key: key("register"), kind: "bitrix24.register", jobID: job.id) {
             if call.direction == .outbound, let ext = registration.userPhoneInner ?? Bitrix24CallMapping.cardExtension(call),
                 let clicked = try await Bitrix24ClickToCall.take(tenantID: tenantID, extension: ext, phone: registration.phoneNumber, database: database)
             {
@@ -125,6 +125,10 @@ public struct TelephonyDispatcher: Sendable {
                 "created_lead_id": answer.createdLeadID.map { .number(Double($0)) } ?? .null,
             ]
         }
+        if !registered.replayed {
+            // The call log copy in the mirror keys on updated_at: a call copied before its register must be copied again.
+            try await stores.calls.touch(tenantID: tenantID, id: record.id)
+        }
         guard let callID = registered.result.objectValue?["call_id"]?.stringValue else {
             throw JobFailure.permanent("the recorded registration of call \(call.externalID) has no CALL_ID")
         }
@@ -132,13 +136,13 @@ public struct TelephonyDispatcher: Sendable {
         guard step != .dial else { return .object(result) }
         guard call.endedAt != nil || step == .upload else { throw JobFailure.retryable("the call has not ended yet", retryAfter: .seconds(2)) }
         let finish = Bitrix24CallMapping.finish(call, callID: callID, userIDs: userIDs)
-        let finished = try await ledger.once(tenantID: tenantID, key: base + ":finish", kind: "bitrix24.finish", jobID: job.id) {
+        let finished = try await ledger.once(tenantID: tenantID, key: key("finish"), kind: "bitrix24.finish", jobID: job.id) {
             try await client.finishCall(finish)
             return ["status_code": .string(finish.statusCode), "duration": .number(Double(finish.duration))]
         }
         result["finish"] = finished.result
         if step == .upload, let url = call.recordingURL, !url.isEmpty {
-            let attached = try await ledger.once(tenantID: tenantID, key: base + ":record", kind: "bitrix24.record", jobID: job.id) {
+            let attached = try await ledger.once(tenantID: tenantID, key: key("record"), kind: "bitrix24.record", jobID: job.id) {
                 let file = try await client.attachRecord(callID: callID, url: url)
                 return ["file_id": file.map { .number(Double($0)) } ?? .null]
             }
