@@ -39,10 +39,10 @@ public struct Bitrix24OfflineEvents: Sendable {
 
     /// One poll schedule per enabled Bitrix24 app whose offline events are bound (`settings.offline_events`).
     public static func schedules(_ integrations: IntegrationRepository) async throws -> [Schedule] {
-        try await integrations.enabled(kind: .bitrix24).filter { $0.settings["offline_events"]?.boolValue == true }.map { integration in
-            let seconds = max(10, integration.settings["offline_poll_seconds"]?.intValue ?? defaultPollSeconds)
+        try await integrations.enabledSettings(kind: .bitrix24).filter { $0.settings["offline_events"]?.boolValue == true }.map { tenantID, settings in
+            let seconds = max(10, settings["offline_poll_seconds"]?.intValue ?? defaultPollSeconds)
             return Schedule(
-                name: scheduleName(integration.tenantID), kind: kind, tenantID: integration.tenantID, payload: [:],
+                name: scheduleName(tenantID), kind: kind, tenantID: tenantID, payload: [:],
                 cadence: .every(.seconds(seconds)), maxAttempts: 5)
         }
     }

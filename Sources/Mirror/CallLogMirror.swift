@@ -64,8 +64,8 @@ public struct CallLogMirror: Sendable {
     }
 
     /// One schedule per tenant whose Bitrix24 entities are mirrored: every five minutes.
-    public static func schedules(_ states: SyncStateRepository) async throws -> [Schedule] {
-        Set(try await states.listEnabled().map(\.tenantID)).sorted().map { tenantID in
+    public static func schedules(_ enabled: [SyncState]) -> [Schedule] {
+        Set(enabled.map(\.tenantID)).sorted().map { tenantID in
             Schedule(name: "mirror-calls:\(tenantID)", kind: kind, tenantID: tenantID, payload: [:], cadence: .every(.seconds(300)), maxAttempts: 3)
         }
     }

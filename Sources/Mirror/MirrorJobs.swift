@@ -84,8 +84,8 @@ public struct MirrorJobs: Sendable {
     }
 
     /// One `auto` sync per enabled entity, every `interval_minutes`.
-    public static func schedules(_ states: SyncStateRepository) async throws -> [Schedule] {
-        try await states.listEnabled().filter { $0.intervalMinutes > 0 }.map { state in
+    public static func schedules(_ enabled: [SyncState]) -> [Schedule] {
+        enabled.filter { $0.intervalMinutes > 0 }.map { state in
             Schedule(
                 name: scheduleName(tenantID: state.tenantID, crm: state.integration, entity: state.entity), kind: sync,
                 tenantID: state.tenantID,

@@ -26,10 +26,10 @@ public enum StandardJobs {
 
     /// What the scheduler fires: the built-in schedules and every tenant's enabled ones.
     public static func schedules(services: AppServices) async throws -> [Schedule] {
-        builtInSchedules(logRetentionDays: services.settings.logRetentionDays) + (try await Schedule.tenantSchedules(services.stores.schedules))
-            + (try await MirrorJobs.schedules(services.stores.syncStates))
+        let mirrored = try await services.stores.syncStates.listEnabled()
+        return builtInSchedules(logRetentionDays: services.settings.logRetentionDays) + (try await Schedule.tenantSchedules(services.stores.schedules))
+            + MirrorJobs.schedules(mirrored) + CallLogMirror.schedules(mirrored)
             + (try await Bitrix24OfflineEvents.schedules(services.stores.integrations))
-            + (try await CallLogMirror.schedules(services.stores.syncStates))
     }
 
     public static func registry(services: AppServices) -> JobRegistry {

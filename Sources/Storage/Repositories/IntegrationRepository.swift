@@ -110,13 +110,35 @@ public struct IntegrationRepository: Sendable {
         }.map(decode)
     }
 
-    /// The kinds the tenant has enabled (no secrets opened: cheap enough for every PBX event).
-    public func enabledKinds(tenantID: String) async throws -> [IntegrationKind] {
+    /// The settings of the tenant's enabled integrations by kind — no secrets opened: cheap enough for
+    /// every PBX event.
+    public func enabledSettings(tenantID: String) async throws -> [IntegrationKind: [String: JSONValue]] {
+        let rows = try await runner.run { sql in
+            try await sql.raw("SELECT kind, settings FROM integrations WHERE tenant_id = \(bind: tenantID) AND enabled = \(bind: true)").all()
+        }
+        var found: [IntegrationKind: [String: JSONValue]] = [:]
+        for row in rows {
+            guard let kind = IntegrationKind(rawValue: try row.decode(column: "kind", as: String.self)) else { continue }
+            found[kind] = try Self.settings(row)
+        }
+        return found
+    }
+
+    /// Every live tenant's enabled integration of `kind` as tenant id and settings — no secrets opened
+    /// (the scheduler asks on every tick).
+    public func enabledSettings(kind: IntegrationKind) async throws -> [(tenantID: String, settings: [String: JSONValue])] {
         try await runner.run { sql in
             try await sql.raw(
-                "SELECT kind FROM integrations WHERE tenant_id = \(bind: tenantID) AND enabled = \(bind: true) ORDER BY kind"
+                """
+                SELECT i.tenant_id, i.settings FROM integrations i JOIN tenants t ON t.id = i.tenant_id
+                WHERE i.kind = \(bind: kind.rawValue) AND i.enabled = \(bind: true) AND t.deleted_at IS NULL ORDER BY i.tenant_id
+                """
             ).all()
-        }.compactMap { IntegrationKind(rawValue: try $0.decode(column: "kind", as: String.self)) }
+        }.map { (try $0.decode(column: "tenant_id", as: String.self), try Self.settings($0)) }
+    }
+
+    static func settings(_ row: any SQLRow) throws -> [String: JSONValue] {
+        try decoder.decode([String: JSONValue].self, from: Data(try row.decode(column: "settings", as: String.self).utf8))
     }
 
     /// All of the tenant's integrations, secrets decrypted.
@@ -149,13 +171,12 @@ public struct IntegrationRepository: Sendable {
         guard let kind = IntegrationKind(rawValue: kindName) else {
             throw SwitchboardError(.internal, code: "unknown_integration", message: "stored kind '\(kindName)'")
         }
-        let settingsText = try row.decode(column: "settings", as: String.self)
         let sealed = try row.decode(column: "secrets_enc", as: String?.self)
         let secretsJSON = try sealed.map { try secrets.open($0, context: Self.context(tenantID: tenantID, kind: kind)) }
         return Integration(
             id: try row.decode(column: "id", as: String.self), tenantID: tenantID, kind: kind,
             enabled: try row.decode(column: "enabled", as: Bool.self),
-            settings: try Self.decoder.decode([String: JSONValue].self, from: Data(settingsText.utf8)),
+            settings: try Self.settings(row),
             secrets: try secretsJSON.map { try Self.decoder.decode([String: String].self, from: Data($0.utf8)) } ?? [:],
             createdAt: try row.date("created_at"),
             updatedAt: try row.date("updated_at"))

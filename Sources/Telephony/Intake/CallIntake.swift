@@ -15,11 +15,9 @@ public struct CallIntake: Sendable {
     /// The tenant's enabled integrations that take its calls. Bitrix24 takes them only when its
     /// integration says so (`settings.telephony`): many portals are connected for the mirror alone.
     public static func targets(tenantID: String, integrations: IntegrationRepository) async throws -> [IntegrationKind] {
-        var kinds = try await integrations.enabledKinds(tenantID: tenantID).filter(callTargets.contains)
-        if kinds.contains(.bitrix24), try await integrations.find(tenantID: tenantID, kind: .bitrix24)?.settings["telephony"]?.boolValue != true {
-            kinds.removeAll { $0 == .bitrix24 }
-        }
-        return kinds
+        try await integrations.enabledSettings(tenantID: tenantID)
+            .filter { kind, settings in callTargets.contains(kind) && (kind != .bitrix24 || settings["telephony"]?.boolValue == true) }
+            .keys.sorted { $0.rawValue < $1.rawValue }
     }
 
     /// The job kind that performs one CRM step of a call.

@@ -73,7 +73,7 @@ struct CallsCommand: AsyncParsableCommand {
                 if let from = period[0], let to = period[1] {
                     records = try await stores.calls.completed(tenantID: tenant.id, from: from, to: to, limit: CallReplay.maxCalls)
                 }
-                let targets = try await stores.integrations.enabledKinds(tenantID: tenant.id).filter(CallIntake.callTargets.contains)
+                let targets = try await CallIntake.targets(tenantID: tenant.id, integrations: stores.integrations)
                 guard !targets.isEmpty else { throw SwitchboardError.conflict("no enabled CRM integration takes calls") }
                 return try await CallReplay(queue: JobQueue(database: database)).replay(records, targets: targets)
             }
