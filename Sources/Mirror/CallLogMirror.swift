@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Jobs
 import Logging
@@ -58,8 +57,7 @@ public struct CallLogMirror: Sendable {
 
     /// The stable row id of a call (its uuid hashed to 63 bits).
     public static func rowID(_ callID: String) -> Int64 {
-        let digest = SHA256.hash(data: Data(callID.utf8))
-        let value = digest.prefix(8).reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let value = UInt64(Identifiers.sha256Hex(callID).prefix(16), radix: 16) ?? 0
         return Int64(bitPattern: value & UInt64(Int64.max))
     }
 
@@ -88,8 +86,10 @@ public struct CallLogMirror: Sendable {
             let cursor = Self.cursor + (mirror.identity.map { "@" + $0 } ?? "")
             var after = try await cursors.get(tenantID: tenantID, integration: "switchboard", name: cursor).flatMap(Self.decodeCursor)
             let writer = MirrorWriter(mirror: mirror, crm: "switchboard")
-            let (columns, _) = try await writer.schema.ensure(Self.entity, fields: Self.fields)
-            try await createView(mirror)
+            let (columns, changes) = try await writer.schema.ensure(Self.entity, fields: Self.fields)
+            // PostgreSQL fixes a view's `c.*` when it is created: new call columns mean a new view.
+            let viewMissing = try await !mirror.hasView(Self.view)
+            if !changes.isEmpty || viewMissing { try await createView(mirror) }
             var copied = 0
             while true {
                 let page = try await calls.changed(tenantID: tenantID, after: after, limit: Self.pageSize)
@@ -126,7 +126,7 @@ public struct CallLogMirror: Sendable {
 
     static func record(_ stored: CallRecord, binding: [String: JSONValue]?) -> CRMRecord {
         let call = stored.call
-        func time(_ date: Date?) -> JSONValue { date.map { .string(ISO8601DateFormatter().string(from: $0)) } ?? .null }
+        func time(_ date: Date?) -> JSONValue { date.map { .string($0.ISO8601Format()) } ?? .null }
         let values: [String: JSONValue] = [
             "CALL_ID": .string(stored.id), "EXTERNAL_ID": .string(call.externalID), "DIRECTION": .string(call.direction.rawValue),
             "CUSTOMER_PHONE": call.customerPhone.map(JSONValue.string) ?? .null, "TRUNK": call.trunk.map(JSONValue.string) ?? .null,
@@ -140,7 +140,7 @@ public struct CallLogMirror: Sendable {
         return CRMRecord(id: rowID(stored.id), values: values, modifiedAt: stored.updatedAt)
     }
 
-    /// (Re)creates the join view when the Bitrix24 tables it reads exist.
+    /// (Re)creates the join view when the Bitrix24 tables it reads exist (when it is missing, or the calls table changed).
     private func createView(_ mirror: MirrorDatabase) async throws {
         let present = Set(try await MirrorCatalog(mirror).columns().map(\.table))
         guard present.contains("bitrix24_contacts"), present.contains("bitrix24_deals") else { return }

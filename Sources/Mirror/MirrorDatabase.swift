@@ -34,6 +34,18 @@ public struct MirrorDatabase: Sendable {
         return schema.map { "\(Self.quote($0)).\(quoted)" } ?? quoted
     }
 
+    /// Whether the mirror has a view named `name`.
+    public func hasView(_ name: String) async throws -> Bool {
+        try await database.run { sql in
+            if let schema {
+                return try await sql.raw(
+                    "SELECT 1 AS present FROM information_schema.views WHERE table_schema = \(bind: schema) AND table_name = \(bind: name)"
+                ).first() != nil
+            }
+            return try await sql.raw("SELECT 1 AS present FROM sqlite_master WHERE type = 'view' AND name = \(bind: name)").first() != nil
+        }
+    }
+
     static func quote(_ identifier: String) -> String { "\"\(identifier.replacingOccurrences(of: "\"", with: "\"\""))\"" }
 
     /// The PostgreSQL schema name of a tenant's mirror.

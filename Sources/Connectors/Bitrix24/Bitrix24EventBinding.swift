@@ -65,8 +65,7 @@ extension Bitrix24Client {
         }
         let events: [Bitrix24OfflineEvent] = (result["events"]?.arrayValue ?? []).compactMap { item in
             guard let object = item.objectValue, let name = object["EVENT_NAME"]?.stringValue else { return nil }
-            let rawID = object["EVENT_DATA"]?.objectValue?["FIELDS"]?.objectValue?["ID"]
-            let objectID = rawID?.intValue.map(Int64.init) ?? rawID?.stringValue.flatMap { Int64($0) }
+            let objectID = object["EVENT_DATA"]?.objectValue?["FIELDS"]?.objectValue?["ID"]?.intValue.map(Int64.init)
             return Bitrix24OfflineEvent(
                 id: object["ID"]?.stringValue ?? object["ID"]?.intValue.map(String.init) ?? "", name: name.uppercased(), objectID: objectID,
                 messageID: object["MESSAGE_ID"]?.stringValue ?? "")

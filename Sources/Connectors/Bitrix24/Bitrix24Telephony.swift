@@ -38,7 +38,7 @@ public struct Bitrix24CallRegistration: Sendable, Equatable {
     var params: [String: JSONValue] {
         var params: [String: JSONValue] = [
             "PHONE_NUMBER": .string(phoneNumber), "TYPE": .number(Double(type)),
-            "CALL_START_DATE": .string(ISO8601DateFormatter().string(from: startDate)), "EXTERNAL_CALL_ID": .string(externalCallID),
+            "CALL_START_DATE": .string(startDate.ISO8601Format()), "EXTERNAL_CALL_ID": .string(externalCallID),
             "CRM_CREATE": .number(createLead ? 1 : 0), "SHOW": .number(show ? 1 : 0),
         ]
         if let userID { params["USER_ID"] = .number(Double(userID)) } else if let userPhoneInner { params["USER_PHONE_INNER"] = .string(userPhoneInner) }

@@ -61,7 +61,7 @@ struct Bitrix24AppController {
             "authorize_url": .string(oauth.authorizeURL(portal: portal, state: state)),
             "redirect_uri": .string((base ?? "") + "/oauth/bitrix24/\(tenant.id)/callback"),
             "install_handler": .string((base ?? "") + "/hooks/bitrix24/\(tenant.id)/install"),
-            "expires_at": .string(ISO8601DateFormatter().string(from: expires)),
+            "expires_at": .string(expires.ISO8601Format()),
         ]
         return try JSONResponse.make(view)
     }

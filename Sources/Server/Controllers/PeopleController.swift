@@ -196,7 +196,7 @@ struct PeopleController {
         let items: [JSONValue] = events.map { event in
             [
                 "seq": .number(Double(event.seq)), "type": .string(event.type), "person_id": .string(event.personID),
-                "created_at": .string(ISO8601DateFormatter().string(from: event.createdAt)), "data": event.body,
+                "created_at": .string(event.createdAt.ISO8601Format()), "data": event.body,
             ]
         }
         return try JSONResponse.make(JSONValue.object(["items": .array(items), "next_since": .number(Double(events.last?.seq ?? since))]))

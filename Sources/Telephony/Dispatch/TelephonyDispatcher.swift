@@ -113,7 +113,7 @@ public struct TelephonyDispatcher: Sendable {
         }
         let client = try bitrix24.client(integration, event: "telephony.\(step.rawValue)")
         let registered = try await ledger.once(tenantID: tenantID, key: key("register"), kind: "bitrix24.register", jobID: job.id) {
-            if call.direction == .outbound, let ext = registration.userPhoneInner ?? Bitrix24CallMapping.cardExtension(call),
+            if call.direction == .outbound, let ext = Bitrix24CallMapping.cardExtension(call),
                 let clicked = try await Bitrix24ClickToCall.take(tenantID: tenantID, extension: ext, phone: registration.phoneNumber, database: database)
             {
                 return ["call_id": .string(clicked), "click_to_call": true]

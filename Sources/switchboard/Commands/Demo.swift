@@ -49,7 +49,7 @@ struct Demo: AsyncParsableCommand {
                 try await ServerRunner.run(
                     runtime: runtime,
                     prepare: { services in
-                        seeded.value = try await DemoSeed.seed(services, retailCRM: retailCRMBase, pbxPort: pbxPort, bitrix24: bitrix24Base)
+                        seeded.value = try await DemoSeed.seed(services, retailCRM: retailCRMBase, pbxPort: pbxPort, bitrix24: bitrix24Base, portal: bitrix24)
                         if let mirrorURL {
                             // Checked like any tenant's address: a bad one stops the demo with the field named.
                             _ = try await services.stores.integrations.save(

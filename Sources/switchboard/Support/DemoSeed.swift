@@ -33,7 +33,7 @@ enum DemoSeed {
         }
     }
 
-    static func seed(_ services: AppServices, retailCRM: String, pbxPort: Int, bitrix24: String) async throws -> Seeded {
+    static func seed(_ services: AppServices, retailCRM: String, pbxPort: Int, bitrix24: String, portal: Bitrix24Emulator) async throws -> Seeded {
         var seeded = Seeded()
         seeded.clientID = "\(seeded.tenant).sandbox-client"
         if let existing = try await services.stores.tenants.find(seeded.tenant) {
@@ -44,7 +44,7 @@ enum DemoSeed {
             _ = try await services.stores.integrations.save(
                 tenantID: existing.id, kind: .asterisk,
                 change: .init(settings: ["host": .string("127.0.0.1"), "port": .number(Double(pbxPort))]))
-            _ = try await services.stores.integrations.save(tenantID: existing.id, kind: .bitrix24, change: bitrix24Change(bitrix24))
+            _ = try await services.stores.integrations.save(tenantID: existing.id, kind: .bitrix24, change: bitrix24Change(bitrix24, portal: portal))
             try await bitrix24Managers(services, tenantID: existing.id)
             // A kept --data-dir: reuse it, with fresh credentials so the guide still works.
             seeded.reused = true
@@ -84,7 +84,7 @@ enum DemoSeed {
                    ManagerExtension(crmUserID: "19", extensionNumber: "101", crmUserName: "Борис Иванов")])
         // Bitrix24: the Sandbox portal (never a real one): an incoming-webhook URL at first, then the app is
         // installed once the server runs (OAuth tokens, event binding, telephony); mirrored below.
-        _ = try await services.stores.integrations.save(tenantID: created.tenant.id, kind: .bitrix24, change: bitrix24Change(bitrix24))
+        _ = try await services.stores.integrations.save(tenantID: created.tenant.id, kind: .bitrix24, change: bitrix24Change(bitrix24, portal: portal))
         try await bitrix24Managers(services, tenantID: created.tenant.id)
         // A recurring job on the tenant's clock: a nightly connection test of the PBX at 03:00 Moscow time.
         let now = Date.storageNow
@@ -98,9 +98,8 @@ enum DemoSeed {
         return seeded
     }
 
-    static func bitrix24Change(_ base: String) -> IntegrationRepository.Change {
-        let emulator = (clientID: "local.sandbox0000000001.00000001", clientSecret: "sandbox-client-secret")  // the emulator's defaults
-        return .init(
+    static func bitrix24Change(_ base: String, portal emulator: Bitrix24Emulator) -> IntegrationRepository.Change {
+        .init(
             enabled: true,
             settings: ["portal_url": .string(base), "client_id": .string(emulator.clientID), "oauth_url": .string("\(base)/oauth/token/"), "telephony": true],
             secrets: ["webhook_url": .some("\(base)/rest/1/sandboxwebhookcode/"), "client_secret": .some(emulator.clientSecret),
