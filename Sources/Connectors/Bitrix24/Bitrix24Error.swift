@@ -34,6 +34,10 @@ public struct Bitrix24Error: JobFailureConvertible, Sendable, Equatable, CustomS
 
     /// The job failure this error means for a worker.
     public var jobFailure: JobFailure {
-        isRetryable ? .retryable("Bitrix24 \(description)", retryAfter: isRateLimited ? .seconds(1) : nil) : .permanent("Bitrix24 \(description)")
+        if code == "WRONG_AUTH_TYPE" {
+            // Telephony, events and app.info answer only an installed app; saying so is what helps.
+            return .permanent("Bitrix24 answers this only to an installed app, not an incoming webhook (\(description)); install the Switchboard app")
+        }
+        return isRetryable ? .retryable("Bitrix24 \(description)", retryAfter: isRateLimited ? .seconds(1) : nil) : .permanent("Bitrix24 \(description)")
     }
 }

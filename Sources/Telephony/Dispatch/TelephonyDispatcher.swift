@@ -43,13 +43,8 @@ public struct TelephonyDispatcher: Sendable {
         case .retailcrm:
             return try await sendToRetailCRM(step, record: record, integration: integration, job: job, stores: stores)
         case .bitrix24:
-            do {
-                return try await sendToBitrix24(step, record: record, integration: integration, job: job, stores: stores)
-            } catch let error as Bitrix24Error {
-                throw error.code == "WRONG_AUTH_TYPE"
-                    ? JobFailure.permanent("Bitrix24 takes calls only from an installed app, not an incoming webhook (\(error)); install the Switchboard app")
-                    : error.jobFailure
-            }
+            // A Bitrix24Error speaks for itself (JobFailure(error)): WRONG_AUTH_TYPE says to install the app.
+            return try await sendToBitrix24(step, record: record, integration: integration, job: job, stores: stores)
         default:
             throw JobFailure.permanent("\(target.rawValue) does not take calls yet")
         }
