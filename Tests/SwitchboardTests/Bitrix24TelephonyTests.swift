@@ -112,7 +112,7 @@ struct Bitrix24TelephonyTests {
                 let first = try #require(await emulator.startClickToCall(userID: 2, phone: "84951112233"))
                 let failed = try await client.execute(uri: "/hooks/bitrix24/alpha", method: .post, headers: headers, body: ByteBuffer(string: clicked(first)))
                 #expect(failed.status == .ok && failed.object["status"] as? String == "failed")
-                #expect(await emulator.externalCalls.first { $0.callID == first }?.statusCode == "503")
+                try await TestSupport.runWorkers(world) { await emulator.externalCalls.first { $0.callID == first }?.statusCode == "503" }
                 let forged = try await client.execute(uri: "/hooks/bitrix24/alpha", method: .post, headers: headers, body: ByteBuffer(string: clicked(first, token: "x")))
                 #expect(forged.status == .unauthorized)
 
@@ -130,6 +130,19 @@ struct Bitrix24TelephonyTests {
                 #expect(await emulator.externalCalls.count == registered)
                 let call = try #require(await emulator.externalCalls.first { $0.callID == second })
                 #expect(call.statusCode == "200" && call.finishParams?["DURATION"] == "12" && call.clickToCall)
+
+                // The close job of each click: a click a call took is left alone; one nobody took is closed as missed.
+                let third = try #require(await emulator.startClickToCall(userID: 2, phone: "84951112255"))
+                try await Bitrix24ClickToCall.remember(
+                    callID: third, tenantID: world.tenantA.tenant.id, extension: "102", phone: "+74951112255", on: world.services.database)
+                for (callID, phone) in [(second, "+74951112244"), (third, "+74951112255")] {
+                    _ = try await world.services.jobs.enqueue(
+                        Bitrix24ClickToCall.closeJob(
+                            tenantID: world.tenantA.tenant.id, callID: callID, extension: "102", phone: phone, userID: 2, statusCode: "304", after: 0))
+                }
+                try await TestSupport.runWorkers(world) { await emulator.externalCalls.first { $0.callID == third }?.statusCode == "304" }
+                #expect(await emulator.externalCalls.first { $0.callID == second }?.statusCode == "200")
+                #expect(try await Bitrix24ClickToCall.take(tenantID: world.tenantA.tenant.id, extension: "102", phone: "+74951112255", database: world.services.database) == nil)
 
                 // An incoming webhook cannot do telephony on a current portal: the step fails for good, saying why.
                 try await Self.connect(world, base: base, emulator: emulator, asApp: false)

@@ -63,7 +63,7 @@ struct Bitrix24HookController {
             return try JSONResponse.make(HookAnswer(status: "uninstalled"))
         }
         if event.uppercased() == "ONEXTERNALCALLSTART" {
-            return try await clickToCall(fields["data"]?.objectValue ?? [:], tenant: tenant, integration: integration, log: log)
+            return try await clickToCall(fields["data"]?.objectValue ?? [:], tenant: tenant, log: log)
         }
         guard let (entity, change) = Bitrix24Entity.parse(event: event) else {
             log.info("bitrix24 event ignored: not one Switchboard handles")
@@ -85,8 +85,9 @@ struct Bitrix24HookController {
     /// `ONEXTERNALCALLSTART`: a user clicked a number in the CRM. The portal has registered the call
     /// already; its `CALL_ID` waits for the PBX call from the user's extension to that number (the
     /// telephony dispatcher finishes it under that id), and the PBX is told to ring the extension, then
-    /// dial out. When the PBX cannot, the call is finished at once as failed, so no card hangs open.
-    private func clickToCall(_ data: [String: JSONValue], tenant: Tenant, integration: Integration, log: Logger) async throws -> Response {
+    /// dial out. A card no call claims is closed by a job: at once as failed when the PBX cannot dial, as
+    /// missed after the matching window otherwise — no card hangs open.
+    private func clickToCall(_ data: [String: JSONValue], tenant: Tenant, log: Logger) async throws -> Response {
         func text(_ name: String) -> String? { data[name]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? data[name]?.intValue.map(String.init) }
         guard let callID = text("CALL_ID") else { throw SwitchboardError.invalid("data[CALL_ID]", "the event carries no CALL_ID") }
         guard let raw = text("PHONE_NUMBER_INTERNATIONAL") ?? text("PHONE_NUMBER"),
@@ -98,15 +99,22 @@ struct Bitrix24HookController {
             throw SwitchboardError.invalid("data[USER_ID]", "no extension is mapped to Bitrix24 user \(text("USER_ID") ?? "?") and the event names none")
         }
         try await Bitrix24ClickToCall.remember(callID: callID, tenantID: tenant.id, extension: ext, phone: phone, on: services.database)
+        func close(_ status: String, after delay: TimeInterval) async throws {
+            _ = try await services.jobs.enqueue(
+                Bitrix24ClickToCall.closeJob(
+                    tenantID: tenant.id, callID: callID, extension: ext, phone: phone, userID: text("USER_ID").flatMap(Int.init), statusCode: status,
+                    after: delay))
+        }
         do {
             try await ClickToCall(services: services).originate(tenant: tenant, extension: ext, phone: phone, source: "bitrix24")
         } catch let error as SwitchboardError {
             log.warning("bitrix24 click-to-call failed at the PBX", metadata: ["reason": "\(error.message)"])
-            _ = try? await Bitrix24ClickToCall.take(tenantID: tenant.id, extension: ext, phone: phone, database: services.database)
-            let finish = Bitrix24CallFinish(callID: callID, userID: text("USER_ID").flatMap(Int.init), userPhoneInner: nil, duration: 0, statusCode: "503")
-            if let client = try? services.bitrix24.client(integration, event: "telephony.click_to_call") { try? await client.finishCall(finish) }
+            try await close("503", after: 0)
             return try JSONResponse.make(HookAnswer(status: "failed", reason: error.message))
         }
+        // The PBX only queued the call (async Originate): if no call from the extension claims the click in
+        // time — nobody picked up, the PBX dropped it — the card is closed as missed.
+        try await close("304", after: Bitrix24ClickToCall.window + 5)
         log.info("bitrix24 click-to-call started", metadata: ["extension": "\(ext)"])
         return try JSONResponse.make(HookAnswer(status: "dialing"))
     }

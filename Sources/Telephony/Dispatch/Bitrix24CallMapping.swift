@@ -1,5 +1,6 @@
 import Bitrix24
 import Foundation
+import Jobs
 import Storage
 import SwitchboardCore
 
@@ -58,6 +59,38 @@ public enum Bitrix24ClickToCall {
     public static func remember(callID: String, tenantID: String, extension number: String, phone: String, on runner: any SQLRunner) async throws {
         let value = "\(Int(Date().timeIntervalSince1970))|\(callID)"
         try await ConnectorCursorRepository(runner).set(tenantID: tenantID, integration: "bitrix24", name: name(extension: number, phone: phone), value: value)
+    }
+
+    /// The job that closes the portal's card of a click no PBX call claimed: after `window` (the manager
+    /// never picked up, the PBX dropped the originate) as missed, or at once with 503 when the PBX refused.
+    public static let closeKind = "bitrix24.click-close"
+
+    public static func closeJob(
+        tenantID: String, callID: String, extension number: String, phone: String, userID: Int?, statusCode: String, after delay: TimeInterval
+    ) -> JobQueue.NewJob {
+        .init(
+            kind: closeKind, tenantID: tenantID,
+            payload: [
+                "call_id": .string(callID), "extension": .string(number), "phone": .string(phone),
+                "user_id": userID.map { .number(Double($0)) } ?? .null, "status_code": .string(statusCode),
+            ],
+            priority: 20, runAt: Date().addingTimeInterval(delay), maxAttempts: 5, uniqueKey: "bitrix24-click:\(tenantID):\(callID)")
+    }
+
+    /// Runs `close` if the click still waits for `callID` (no PBX call took it), then forgets it; false when
+    /// a call took it. A failing `close` leaves the click waiting, so the job's retry closes it again.
+    /// No race with ``take``: by then the click is older than `window` (or the PBX refused to dial).
+    public static func closeIfUnclaimed(
+        tenantID: String, extension number: String, phone: String, callID: String, database: Database, _ close: () async throws -> Void
+    ) async throws -> Bool {
+        let cursors = ConnectorCursorRepository(database)
+        let key = name(extension: number, phone: phone)
+        guard let value = try await cursors.get(tenantID: tenantID, integration: "bitrix24", name: key),
+            value.split(separator: "|", maxSplits: 1).last.map(String.init) == callID
+        else { return false }
+        try await close()
+        try await cursors.delete(tenantID: tenantID, integration: "bitrix24", name: key)
+        return true
     }
 
     /// The waiting `CALL_ID` for a call from `number` to `phone`, taken once.

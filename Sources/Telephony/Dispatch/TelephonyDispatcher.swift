@@ -26,6 +26,23 @@ public struct TelephonyDispatcher: Sendable {
             CallIntake.jobKind, policy: RetryPolicy(maxAttempts: 12, backoff: .exponential(base: .seconds(2), cap: .seconds(1800))),
             timeout: .seconds(30)
         ) { context in try await run(context) }
+        registry.register(Bitrix24ClickToCall.closeKind, policy: .standard, timeout: .seconds(30)) { context in try await closeClick(context) }
+    }
+
+    /// Finishes the portal's click-to-call card that no PBX call claimed (see ``Bitrix24ClickToCall/closeJob``).
+    func closeClick(_ context: JobContext) async throws -> JSONValue? {
+        let job = context.job
+        guard let tenantID = job.tenantID, let payload = job.payload.objectValue, let callID = payload["call_id"]?.stringValue,
+            let ext = payload["extension"]?.stringValue, let phone = payload["phone"]?.stringValue
+        else { throw JobFailure.permanent("payload needs call_id, extension and phone, and the job a tenant") }
+        let status = payload["status_code"]?.stringValue ?? "304"
+        let closed = try await Bitrix24ClickToCall.closeIfUnclaimed(tenantID: tenantID, extension: ext, phone: phone, callID: callID, database: database) {
+            guard let integration = try await Stores(database, secrets: retailCRM.secrets).integrations.find(tenantID: tenantID, kind: .bitrix24) else { return }
+            let finish = Bitrix24CallFinish(callID: callID, userID: payload["user_id"]?.intValue, userPhoneInner: nil, duration: 0, statusCode: status)
+            try await bitrix24.client(integration, event: "telephony.click_to_call").finishCall(finish)
+        }
+        guard closed else { return ["skipped": "a PBX call took the click"] }
+        return ["finished": .string(callID), "status_code": .string(status)]
     }
 
     func run(_ context: JobContext) async throws -> JSONValue? {
