@@ -116,12 +116,11 @@ struct Bitrix24AppController {
             let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .bitrix24)
         else { throw refused }
         context.observed.tenantSlug = tenant.slug
-        let endpoint = try await verifiedEndpoint(integration, accessToken: access, refused: refused)
-        let lifetime = field("AUTH_EXPIRES").flatMap(Double.init) ?? 3600
-        let tokens = Bitrix24Tokens(
-            accessToken: access, refreshToken: refresh, expiresAt: Date().addingTimeInterval(lifetime), clientEndpoint: endpoint,
-            memberID: field("member_id"), domain: request.uri.queryParameters.get("DOMAIN"))
-        _ = try await services.bitrix24Tokens.install(tenantID: tenant.id, tokens: tokens)
+        try await services.bitrix24.install(
+            .init(
+                accessToken: access, refreshToken: refresh, expiresIn: field("AUTH_EXPIRES").flatMap(Double.init), memberID: field("member_id"),
+                domain: request.uri.queryParameters.get("DOMAIN"), applicationToken: nil),
+            integration: integration, refused: refused)
         context.logger.notice("bitrix24 app installed", metadata: ["tenant_id": "\(tenant.id)"])
         return page(
             title: "Switchboard installed / Switchboard установлен",
@@ -129,41 +128,9 @@ struct Bitrix24AppController {
             finishInstall: true)
     }
 
-    /// The REST address the tenant's configured portal answers at, once it accepted `accessToken` as a
-    /// token of the tenant's own app (`app.info` names the app: its `CODE` must be `settings.client_id`,
-    /// or another app installed on the same portal could plant its tokens); `refused` otherwise.
-    func verifiedEndpoint(_ integration: Integration, accessToken: String, refused: SwitchboardError) async throws -> String {
-        guard let endpoint = Self.configuredEndpoint(integration) else {
-            throw SwitchboardError.invalid("settings.portal_url", "set the tenant's portal address before installing the app", code: "missing_field")
-        }
-        guard let clientID = integration.settings["client_id"]?.stringValue, !clientID.isEmpty else {
-            throw SwitchboardError.invalid(
-                "settings.client_id", "set the app's client_id before installing it: only that app's tokens are accepted", code: "missing_field")
-        }
-        let client = Bitrix24Client(endpoint: .app(clientEndpoint: endpoint, accessToken: accessToken), httpClient: .crm, timeout: .seconds(10))
-        let info: Bitrix24Answer
-        do {
-            info = try await client.call("app.info")
-        } catch let error as Bitrix24Error where error.isRetryable {
-            throw SwitchboardError(.unavailable, code: "bitrix24_unavailable", message: "the portal did not answer to check the tokens: \(error)")
-        } catch {
-            throw refused
-        }
-        guard info.result.objectValue?["CODE"]?.stringValue == clientID else { throw refused }
-        return endpoint
-    }
-
-    /// `client_endpoint` if known, else `<portal_url>/rest/`.
-    static func configuredEndpoint(_ integration: Integration) -> String? {
-        if let endpoint = integration.settings["client_endpoint"]?.stringValue, !endpoint.isEmpty { return endpoint }
-        guard var portal = integration.settings["portal_url"]?.stringValue?.trimmingCharacters(in: .whitespaces), !portal.isEmpty else { return nil }
-        while portal.hasSuffix("/") { portal.removeLast() }
-        return portal + "/rest/"
-    }
-
     /// The tokens must be for the portal the tenant configured.
     private func checkPortal(_ clientEndpoint: String, integration: Integration) async throws {
-        guard let configured = Self.configuredEndpoint(integration), let a = URL(string: configured)?.host, let b = URL(string: clientEndpoint)?.host,
+        guard let configured = Bitrix24Access.configuredEndpoint(integration), let a = URL(string: configured)?.host, let b = URL(string: clientEndpoint)?.host,
             a.lowercased() == b.lowercased()
         else {
             throw SwitchboardError.invalid(

@@ -130,17 +130,12 @@ struct Bitrix24HookController {
             let tenant = try await services.stores.tenants.find(tenantKey),
             let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .bitrix24)
         else { throw refused }
-        let endpoint = try await Bitrix24AppController(services: services).verifiedEndpoint(integration, accessToken: access, refused: refused)
-        if let refresh = auth["refresh_token"]?.stringValue, !refresh.isEmpty {
-            let lifetime = Double(auth["expires_in"]?.intValue ?? 3600)
-            let tokens = Bitrix24Tokens(
-                accessToken: access, refreshToken: refresh, expiresAt: Date().addingTimeInterval(lifetime), clientEndpoint: endpoint,
-                memberID: auth["member_id"]?.stringValue, domain: auth["domain"]?.stringValue)
-            _ = try await services.bitrix24Tokens.install(tenantID: tenant.id, tokens: tokens, applicationToken: applicationToken)
-        } else {
-            _ = try await services.stores.integrations.save(
-                tenantID: tenant.id, kind: .bitrix24, change: .init(secrets: ["application_token": applicationToken]))
-        }
+        try await services.bitrix24.install(
+            .init(
+                accessToken: access, refreshToken: auth["refresh_token"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 },
+                expiresIn: auth["expires_in"]?.intValue.map(Double.init), memberID: auth["member_id"]?.stringValue, domain: auth["domain"]?.stringValue,
+                applicationToken: applicationToken),
+            integration: integration, refused: refused)
         context.logger.notice("bitrix24 app install event: application token stored", metadata: ["tenant_id": "\(tenant.id)"])
         return try JSONResponse.make(HookAnswer(status: "installed"))
     }
