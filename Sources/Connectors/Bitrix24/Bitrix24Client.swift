@@ -166,22 +166,36 @@ public struct Bitrix24Client: Sendable {
         // Logged without the access token.
         let shown = token == nil ? json : JSONValue.object(params).jsonText
         let logged = shown.count > 4000 ? String(shown.prefix(4000)) + "…" : shown
-        let response: HTTPClientResponse
-        let data: Data
+        let answer: (status: Int, data: Data)
         do {
-            response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.wholeMicroseconds) * 1000))
-            data = Data(try await response.body.collect(upTo: 64 << 20).readableBytesView)
-        } catch {
-            await observe(.init(method: method, request: logged, status: 0, response: "\(error)", duration: ContinuousClock.now - started))
-            throw Bitrix24Error(status: 0, code: "", message: "no answer from Bitrix24: \(error)")
+            answer = try await Self.send(request, httpClient: httpClient, timeout: timeout, limit: 64 << 20, server: "Bitrix24")
+        } catch let error as Bitrix24Error {
+            await observe(.init(method: method, request: logged, status: 0, response: error.message, duration: ContinuousClock.now - started))
+            throw error
         }
-        let status = Int(response.status.code)
-        await observe(.init(method: method, request: logged, status: status,
-                            response: String(decoding: data.prefix(4000), as: UTF8.self), duration: ContinuousClock.now - started))
-        let object = JSONValue(jsonText: String(decoding: data, as: UTF8.self))?.objectValue
-        if let object, (200..<300).contains(status), object["error"] == nil { return object }
+        await observe(.init(method: method, request: logged, status: answer.status,
+                            response: String(decoding: answer.data.prefix(4000), as: UTF8.self), duration: ContinuousClock.now - started))
+        return try Self.object(answer)
+    }
+
+    /// Sends `request`; no answer (refused, timeout) is a `Bitrix24Error` with status 0 naming `server`.
+    static func send(
+        _ request: HTTPClientRequest, httpClient: HTTPClient, timeout: Duration, limit: Int, server: String
+    ) async throws -> (status: Int, data: Data) {
+        do {
+            let response = try await httpClient.execute(request, timeout: TimeAmount(timeout))
+            return (Int(response.status.code), Data(try await response.body.collect(upTo: limit).readableBytesView))
+        } catch {
+            throw Bitrix24Error(status: 0, code: "", message: "no answer from \(server): \(error)")
+        }
+    }
+
+    /// The JSON object of a successful answer; otherwise Bitrix24's `error` / `error_description` as a `Bitrix24Error`.
+    static func object(_ answer: (status: Int, data: Data)) throws -> [String: JSONValue] {
+        let object = JSONValue(jsonText: String(decoding: answer.data, as: UTF8.self))?.objectValue
+        if let object, (200..<300).contains(answer.status), object["error"] == nil { return object }
         throw Bitrix24Error(
-            status: status, code: object?["error"]?.stringValue ?? "",
-            message: object?["error_description"]?.stringValue ?? (object == nil ? "HTTP \(status) with a body that is not JSON" : ""))
+            status: answer.status, code: object?["error"]?.stringValue ?? "",
+            message: object?["error_description"]?.stringValue ?? (object == nil ? "HTTP \(answer.status) with a body that is not JSON" : ""))
     }
 }

@@ -91,24 +91,11 @@ public struct Bitrix24OAuthClient: Sendable {
         let query = FormURLEncoding.encode(grant + [("client_id", clientID), ("client_secret", clientSecret)])
         var request = HTTPClientRequest(url: tokenURL + (tokenURL.contains("?") ? "&" : "?") + query)
         request.headers.add(name: "Accept", value: "application/json")
-        let status: Int
-        let data: Data
-        do {
-            let response = try await httpClient.execute(request, timeout: .nanoseconds(Int64(timeout.wholeMicroseconds) * 1000))
-            status = Int(response.status.code)
-            data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
-        } catch {
-            throw Bitrix24Error(status: 0, code: "", message: "no answer from Bitrix24's OAuth server: \(error)")
-        }
-        let object = JSONValue(jsonText: String(decoding: data, as: UTF8.self))?.objectValue
-        guard let object, (200..<300).contains(status), object["error"] == nil,
-            let access = object["access_token"]?.stringValue, let refresh = object["refresh_token"]?.stringValue,
+        let answer = try await Bitrix24Client.send(request, httpClient: httpClient, timeout: timeout, limit: 1 << 20, server: "Bitrix24's OAuth server")
+        let object = try Bitrix24Client.object(answer)
+        guard let access = object["access_token"]?.stringValue, let refresh = object["refresh_token"]?.stringValue,
             let endpoint = object["client_endpoint"]?.stringValue
-        else {
-            throw Bitrix24Error(
-                status: status, code: object?["error"]?.stringValue ?? "",
-                message: object?["error_description"]?.stringValue ?? "HTTP \(status) without tokens from the OAuth server")
-        }
+        else { throw Bitrix24Error(status: answer.status, code: "", message: "HTTP \(answer.status) without tokens from the OAuth server") }
         let expires = object["expires"]?.intValue.map { Date(timeIntervalSince1970: Double($0)) }
             ?? Date().addingTimeInterval(Double(object["expires_in"]?.intValue ?? 3600))
         return Bitrix24Tokens(
