@@ -66,8 +66,7 @@ public struct Bitrix24OfflineEvents: Sendable {
         let cursors = ConnectorCursorRepository(database)
         var pending = try await cursors.get(tenantID: tenantID, integration: "bitrix24", name: Self.cursor)
         var (taken, applied, ignored, pages) = (0, 0, 0, 0)
-        let states = try await stores.syncStates.list(tenantID: tenantID).filter { $0.integration == "bitrix24" }
-        let off = Set(states.filter { !$0.webhookEnabled }.map(\.entity))
+        let off = try await stores.syncStates.eventsOff(tenantID: tenantID, integration: "bitrix24")
         while pages < Self.maxPagesPerRun {
             pages += 1
             let (processID, events) = try await client.takeOfflineEvents(processID: pending, limit: Self.pageSize)

@@ -48,8 +48,7 @@ struct WebhookController {
             throw SwitchboardError.invalid("handler_base_url", "handler_base_url must be an http(s) URL")
         }
         let handler = "\(base)/hooks/bitrix24/\(tenant.id)"
-        let states = try await services.stores.syncStates.list(tenantID: tenant.id).filter { $0.integration == "bitrix24" }
-        let off = Set(states.filter { !$0.webhookEnabled }.map(\.entity))
+        let off = try await services.stores.syncStates.eventsOff(tenantID: tenant.id, integration: "bitrix24")
         let events = Bitrix24Entity.allCases.filter { unbind || !off.contains($0.rawValue) }.flatMap(\.events)
         // Binding twice is not an error: the handler is there, as asked.
         func failures(_ errors: [String: Bitrix24Error]) -> [String: Bitrix24Error] {

@@ -84,6 +84,11 @@ public struct SyncStateRepository: Sendable {
         }.map(Self.decode)
     }
 
+    /// The entities of `integration` whose CRM events the tenant turned off (`webhook_enabled: false`).
+    public func eventsOff(tenantID: String, integration: String) async throws -> Set<String> {
+        Set(try await list(tenantID: tenantID).filter { $0.integration == integration && !$0.webhookEnabled }.map(\.entity))
+    }
+
     /// Every enabled entity of every tenant (for the scheduler).
     public func listEnabled() async throws -> [SyncState] {
         try await runner.run { sql in
