@@ -106,7 +106,7 @@ struct Bitrix24HookController {
                     after: delay))
         }
         do {
-            try await ClickToCall(services: services).originate(tenant: tenant, extension: ext, phone: phone, source: "bitrix24")
+            try await ClickToCall(stores: services.stores, pbx: services.pbx).originate(tenant: tenant, extension: ext, phone: phone, source: "bitrix24")
         } catch let error as SwitchboardError {
             log.warning("bitrix24 click-to-call failed at the PBX", metadata: ["reason": "\(error.message)"])
             try await close("503", after: 0)

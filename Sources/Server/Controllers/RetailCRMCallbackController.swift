@@ -64,7 +64,7 @@ struct RetailCRMCallbackController {
             guard number != nil else { throw SwitchboardError.invalid("userId", "No extension configured for user \(userID)", code: "unmapped_user") }
         }
         guard let number else { throw SwitchboardError.invalid("userId", "userId or code is required") }
-        try await ClickToCall(services: services).originate(tenant: tenant, extension: number, phone: phone, source: "retailcrm")
+        try await ClickToCall(stores: services.stores, pbx: services.pbx).originate(tenant: tenant, extension: number, phone: phone, source: "retailcrm")
         context.logger.info("click-to-call queued", metadata: ["extension": "\(number)"])
         return try JSONResponse.make(["success": true])
     }

@@ -2,20 +2,25 @@ import Asterisk
 import Foundation
 import Storage
 import SwitchboardCore
-import Telephony
 
 /// Click-to-call from a CRM: the manager's extension rings first, then the PBX dials the customer
 /// (AMI `Originate` on this process's connection to the tenant's PBX). Every attempt is in the
 /// integration log under `source`.
-struct ClickToCall {
-    let services: AppServices
+public struct ClickToCall: Sendable {
+    let stores: Stores
+    let pbx: PBXConnections
 
-    func originate(tenant: Tenant, extension number: String, phone: String, source: String) async throws {
-        guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .asterisk), integration.enabled else {
+    public init(stores: Stores, pbx: PBXConnections) {
+        self.stores = stores
+        self.pbx = pbx
+    }
+
+    public func originate(tenant: Tenant, extension number: String, phone: String, source: String) async throws {
+        guard let integration = try await stores.integrations.find(tenantID: tenant.id, kind: .asterisk), integration.enabled else {
             throw SwitchboardError(.conflict, code: "pbx_not_configured", message: "the tenant has no enabled asterisk integration", field: "integration")
         }
         let settings = try PBXSettings(integration)
-        guard let client = await services.pbx.client(for: tenant.id), client.state == .connected else {
+        guard let client = await pbx.client(for: tenant.id), client.state == .connected else {
             throw SwitchboardError(.unavailable, code: "pbx_not_connected", message: "the PBX is not connected right now; try again in a moment")
         }
         let action = AMIMessage([
@@ -39,7 +44,7 @@ struct ClickToCall {
     }
 
     private func log(_ tenant: Tenant, source: String, ok: Bool, request: String, response: String?, started: ContinuousClock.Instant) async {
-        try? await services.stores.logs.append(
+        try? await stores.logs.append(
             IntegrationLogEntry(
                 tenantID: tenant.id, integration: source, event: "click_to_call", ok: ok, request: request, response: response,
                 duration: ContinuousClock.now - started))
