@@ -53,7 +53,7 @@ public struct PeopleChanges: Sendable {
     public func change(tenantID: String, key: String, event: String, _ change: @Sendable (inout Person) throws -> Void) async throws -> Person {
         let result = try await database.transaction { tx -> (Person, Bool) in
             let people = PersonRepository(tx)
-            guard let current = try await people.find(tenantID: tenantID, key: key), current.deletedAt == nil else {
+            guard let current = try await people.find(tenantID: tenantID, key: key, forUpdate: true), current.deletedAt == nil else {
                 throw SwitchboardError.notFound("person")
             }
             var next = current

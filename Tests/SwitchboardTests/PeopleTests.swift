@@ -110,6 +110,39 @@ struct PeopleTests {
         }
     }
 
+    @Test("concurrent changes to one person: none undoes another, every version counts, the lead ends with all of them", arguments: TestBackend.all)
+    func concurrentChanges(backend: TestBackend) async throws {
+        let emulator = Bitrix24Emulator(deals: 5, seed: 7)
+        try await SandboxServer.withBitrix24(emulator) { base in
+            try await TestSupport.withApp(backend) { client, world in
+                let token = world.tenantA.apiTokenPlaintext
+                try await Self.connect(client, token: token, base: base)
+                let created = try await client.send(.post, "/api/v1/tenants/alpha/people", token: token, json: #"{"full_name":"Старое","phone":"+79990005566","stage":"NEW"}"#)
+                let id = try #require(created.object["id"] as? String)
+                let patches = [
+                    #"{"full_name":"Новое имя"}"#, #"{"email":"new@example.ru"}"#, #"{"external_id":"core-77"}"#, #"{"fields":{"COMMENTS":"из приложения"}}"#,
+                ]
+                let statuses = try await withThrowingTaskGroup(of: Int.self) { group in
+                    for body in patches {
+                        group.addTask { Int(try await client.send(.patch, "/api/v1/tenants/alpha/people/\(id)", token: token, json: body).status.code) }
+                    }
+                    group.addTask { Int(try await client.send(.post, "/api/v1/tenants/alpha/people/\(id)/move", token: token, json: #"{"stage":"IN_PROCESS"}"#).status.code) }
+                    return try await group.reduce(into: []) { $0.append($1) }
+                }
+                #expect(statuses == Array(repeating: 200, count: 5))
+                let person = try await Self.person(client, token: token, id)
+                #expect(person["full_name"] as? String == "Новое имя" && person["email"] as? String == "new@example.ru")
+                #expect(person["external_id"] as? String == "core-77" && person["stage"] as? String == "IN_PROCESS")
+                #expect((person["fields"] as? [String: Any])?["COMMENTS"] as? String == "из приложения" && person["version"] as? Int == 6)
+                try await TestSupport.runWorkers(world) { Self.crm(try await Self.person(client, token: token, id))["status"] as? String == "synced" }
+                let leads = try await Self.leads(base, tenantID: world.tenantA.tenant.id, person: id)
+                #expect(leads.count == 1)
+                let lead = try #require(leads.first)
+                #expect(lead["NAME"]?.stringValue == "Новое имя" && lead["STATUS_ID"]?.stringValue == "IN_PROCESS" && lead["COMMENTS"]?.stringValue == "из приложения")
+            }
+        }
+    }
+
     @Test("Idempotency-Key: the same body returns the same person, another body is a 409", arguments: TestBackend.all)
     func idempotency(backend: TestBackend) async throws {
         try await TestSupport.withApp(backend) { client, world in

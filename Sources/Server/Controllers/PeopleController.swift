@@ -134,11 +134,9 @@ struct PeopleController {
         }
         if event == "moved", body["stage"] == nil { throw SwitchboardError.invalid("stage", "stage is required", code: "missing_field") }
         let (settings, _) = try await services.stores.peopleSettings.load(tenantID: tenant.id)
-        guard let current = try await services.stores.people.find(tenantID: tenant.id, key: id), current.deletedAt == nil else {
-            throw SwitchboardError.notFound("person")
-        }
-        let input = try input(body, base: base(current), tenant: tenant, settings: settings)
-        let saved = try await changes.change(tenantID: tenant.id, key: current.id, event: event) { person in
+        // The body applies to the person as locked by the change, so a concurrent change is not undone.
+        let saved = try await changes.change(tenantID: tenant.id, key: id, event: event) { [self] person in
+            let input = try input(body, base: base(person), tenant: tenant, settings: settings)
             person.externalID = input.externalID
             person.fullName = input.fullName
             person.phone = input.phone

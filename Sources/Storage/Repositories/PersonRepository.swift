@@ -73,11 +73,13 @@ public struct PersonRepository: Sendable {
         }.map(Self.decode)
     }
 
-    /// By our id or the app's `external_id`.
-    public func find(tenantID: String, key: String) async throws -> Person? {
-        try await runner.run { sql in
+    /// By our id or the app's `external_id`. With `forUpdate` (inside a transaction) the row stays locked
+    /// until it ends on PostgreSQL; SQLite's write transaction already excludes other writers.
+    public func find(tenantID: String, key: String, forUpdate: Bool = false) async throws -> Person? {
+        let lock: SQLQueryString = forUpdate && runner.backend == .postgres ? " FOR UPDATE" : ""
+        return try await runner.run { sql in
             try await sql.raw(
-                "SELECT * FROM people WHERE tenant_id = \(bind: tenantID) AND (id = \(bind: key) OR external_id = \(bind: key)) ORDER BY CASE WHEN id = \(bind: key) THEN 0 ELSE 1 END"
+                "SELECT * FROM people WHERE tenant_id = \(bind: tenantID) AND (id = \(bind: key) OR external_id = \(bind: key)) ORDER BY CASE WHEN id = \(bind: key) THEN 0 ELSE 1 END LIMIT 1" + lock
             ).first()
         }.map(Self.decode)
     }
