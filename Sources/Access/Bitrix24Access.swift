@@ -19,11 +19,14 @@ public struct Bitrix24Access: Sendable {
     public var timeout: Duration
     /// The portal's limit; an Enterprise plan allows 5/s with a burst of 250.
     public var limit: RateLimit
+    /// Per tenant, what packs concurrent single calls into batches (share one set per process).
+    public let coalescers: Bitrix24Coalescers
 
     public init(
         database: Database, tokens: Bitrix24TokenKeeper, rateLimiter: RateLimiter, breakers: CircuitBreakers, httpClient: HTTPClient = .crm,
-        timeout: Duration = .seconds(60), limit: RateLimit = .bitrix24
+        timeout: Duration = .seconds(60), limit: RateLimit = .bitrix24, coalescers: Bitrix24Coalescers = Bitrix24Coalescers()
     ) {
+        self.coalescers = coalescers
         self.database = database
         self.tokens = tokens
         self.rateLimiter = rateLimiter
@@ -67,8 +70,14 @@ public struct Bitrix24Access: Sendable {
         }
     }
 
-    /// A client for the integration; `event` names its exchanges in the integration log.
-    public func client(_ integration: Integration, event: String) throws -> Bitrix24Client {
+    /// A client for the integration; `event` names its exchanges in the integration log. A `coalescing`
+    /// client's single calls share batch requests with other coalescing calls to the portal (bursts).
+    public func client(_ integration: Integration, event: String, coalescing: Bool = false) throws -> Bitrix24Client {
+        let client = try plainClient(integration, event: event)
+        return coalescing ? client.coalescing(through: coalescers.coalescer(tenantID: integration.tenantID)) : client
+    }
+
+    private func plainClient(_ integration: Integration, event: String) throws -> Bitrix24Client {
         let endpoint = try endpoint(integration)
         let (tenantID, database, rateLimiter, breakers, limit) = (integration.tenantID, database, rateLimiter, breakers, limit)
         let breakerKey = CircuitBreakers.key(tenantID: tenantID, integration: "bitrix24")

@@ -271,18 +271,27 @@ public struct JobQueue: Sendable {
         let now = Date.storageNow
         var next: JobState = .dead
         var runAt = job.runAt
-        if case .retryable(_, let retryAfter) = failure, job.attempt < job.maxAttempts {
+        // A deferred run gives its attempt back.
+        var attemptsUsed = 0
+        switch failure {
+        case .retryable(_, let retryAfter) where job.attempt < job.maxAttempts:
             next = .retryable
             let delay = max(policy.delay(after: job.attempt, random: random), retryAfter ?? .zero)
             runAt = now.addingTimeInterval(delay.inSeconds).roundedToMilliseconds
+        case .deferred(_, let until):
+            next = .retryable
+            attemptsUsed = 1
+            runAt = now.addingTimeInterval(until.inSeconds).roundedToMilliseconds
+        default: break
         }
         let message = String(failure.message.prefix(2000))
-        let (state, retryAt) = (next, runAt)
+        let (state, retryAt, giveBack) = (next, runAt, attemptsUsed)
         let finished: Date? = next == .dead ? now : nil
         let recorded = try await database.run { sql in
             try await sql.raw(
                 """
                 UPDATE jobs SET state = \(bind: state.rawValue), run_at = \(bind: retryAt), last_error = \(bind: message),
+                    attempt = attempt - \(bind: giveBack),
                     lease_owner = NULL, lease_expires_at = NULL, updated_at = \(bind: now), finished_at = \(bind: finished)
                 WHERE id = \(bind: job.id) AND lease_owner = \(bind: owner) AND state = 'running'
                 RETURNING id

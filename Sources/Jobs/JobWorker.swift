@@ -118,6 +118,11 @@ public struct JobWorker: Service {
         } catch {
             let failure = JobFailure(error)
             let next = try? await queue.fail(job, owner: id, failure: failure, policy: entry.policy)
+            if case .deferred(let reason, let until) = failure {
+                JobMetrics.recordRun(kind: job.kind, outcome: "deferred", duration: ContinuousClock.now - started)
+                logger.debug("job deferred", metadata: ["reason": "\(reason)", "for_ms": "\(until.wholeMilliseconds)"])
+                return
+            }
             JobMetrics.recordRun(kind: job.kind, outcome: next?.rawValue ?? "unknown", duration: ContinuousClock.now - started)
             logger.warning(
                 "job failed",

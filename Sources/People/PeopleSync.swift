@@ -47,32 +47,88 @@ public struct PeopleSync: Sendable {
         }
     }
 
-    /// Brings the person's lead in step; returns what was done.
+    /// Brings the person's lead in step; returns what was done. Up to ``groupSize`` − 1 other people of
+    /// the tenant whose CRM is behind go along (their leases taken too): their calls share `batch`
+    /// requests, so a burst of creates costs ~2 portal requests per 50 people instead of 2–3 per person.
     public func run(tenantID: String, personID: String, logger: Logger) async throws -> JSONValue {
         let people = PersonRepository(database)
-        guard try await people.acquireLease(tenantID: tenantID, id: personID, until: Date().addingTimeInterval(Self.lease)) else {
+        let until = Date().addingTimeInterval(Self.lease)
+        guard try await people.acquireLease(tenantID: tenantID, id: personID, until: until) else {
             guard try await people.find(tenantID: tenantID, id: personID) != nil else { throw JobFailure.permanent("person \(personID) is gone") }
-            throw JobFailure.retryable("another job is writing this person", retryAfter: .seconds(1))
+            throw JobFailure.deferred("another job is writing this person", until: .seconds(1))
         }
+        var held = [personID]
         do {
-            let result = try await syncLoop(tenantID: tenantID, personID: personID, logger: logger)
-            try await people.releaseLease(tenantID: tenantID, id: personID)
-            return result
+            let (settings, _) = try await PeopleSettingsRepository(database, secrets: secrets).load(tenantID: tenantID)
+            let writer: Result<any LeadWriter, any Error>
+            do { writer = .success(try await self.writer(tenantID: tenantID)) } catch { writer = .failure(error) }
+            held += try await takeCompanions(tenantID: tenantID, personID: personID, settings: settings, until: until)
+            // Every person runs to its end (no cancelling a CRM write half-way); then our own outcome counts.
+            let own = await withTaskGroup(of: Result<JSONValue, any Error>?.self) { group in
+                for id in held {
+                    group.addTask {
+                        do {
+                            let answer = try await self.syncLoop(tenantID: tenantID, personID: id, settings: settings, writer: writer, logger: logger)
+                            return id == personID ? .success(answer) : nil
+                        } catch {
+                            guard id == personID else {
+                                // A companion that cannot be written now is left to its own job, which retries it.
+                                logger.debug("person left to its own job", metadata: ["person": "\(id)", "error": "\(JobFailure(error).message)"])
+                                return nil
+                            }
+                            return .failure(error)
+                        }
+                    }
+                }
+                var own: Result<JSONValue, any Error> = .success(.null)
+                for await answer in group { if let answer { own = answer } }
+                return own
+            }
+            try await people.releaseLeases(tenantID: tenantID, ids: held)
+            let result = try own.get()
+            try await people.releaseLeases(tenantID: tenantID, ids: held)
+            guard held.count > 1, var object = result.objectValue else { return result }
+            object["along"] = .number(Double(held.count - 1))
+            return .object(object)
         } catch {
-            try? await people.releaseLease(tenantID: tenantID, id: personID)
+            try? await people.releaseLeases(tenantID: tenantID, ids: held)
             throw error
         }
     }
 
-    private func syncLoop(tenantID: String, personID: String, logger: Logger) async throws -> JSONValue {
+    /// How many people one job writes at most (one `batch` holds 50 commands).
+    static let groupSize = 50
+
+    /// Leases other people of the tenant that are due for a CRM attempt; returns their ids.
+    private func takeCompanions(tenantID: String, personID: String, settings: PeopleSettings, until: Date) async throws -> [String] {
         let people = PersonRepository(database)
-        let (settings, _) = try await PeopleSettingsRepository(database, secrets: secrets).load(tenantID: tenantID)
+        var taken: [String] = []
+        for person in try await people.outOfStep(tenantID: tenantID, excluding: personID, limit: Self.groupSize * 2)
+        where Self.due(person, settings: settings) == nil {
+            guard taken.count < Self.groupSize - 1 else { break }
+            if try await people.acquireLease(tenantID: tenantID, id: person.id, until: until) { taken.append(person.id) }
+        }
+        return taken
+    }
+
+    /// How long the person's next CRM attempt must still wait (the seed's backoff), nil when it may go now.
+    static func due(_ person: Person, settings: PeopleSettings, now: Date = Date()) -> Duration? {
+        guard person.crm.attempts > 0, let last = person.crm.lastAttemptAt else { return nil }
+        let wait = last.addingTimeInterval(settings.backoff(afterAttempt: person.crm.attempts).inSeconds).timeIntervalSince(now)
+        return wait > 0.001 ? .milliseconds(Int64(wait * 1000)) : nil
+    }
+
+    private func syncLoop(
+        tenantID: String, personID: String, settings: PeopleSettings, writer: Result<any LeadWriter, any Error>, logger: Logger
+    ) async throws -> JSONValue {
+        let people = PersonRepository(database)
         var done: [JSONValue] = []
         // A change that lands while we write is picked up by the next pass (its own job then finds nothing to do).
         for _ in 0..<5 {
             guard let person = try await people.find(tenantID: tenantID, id: personID) else { throw JobFailure.permanent("person \(personID) is gone") }
             guard person.crm.syncedVersion < person.version, person.crm.status != .failed || person.crm.attempts == 0 else { break }
-            let outcome = try await attempt(person, settings: settings, logger: logger)
+            if let wait = Self.due(person, settings: settings) { throw JobFailure.deferred("waiting out the retry backoff", until: wait) }
+            let outcome = try await attempt(person, settings: settings, writer: writer, logger: logger)
             done.append(outcome)
             if outcome.objectValue?["status"]?.stringValue != "success" { break }
         }
@@ -80,7 +136,9 @@ public struct PeopleSync: Sendable {
     }
 
     /// One CRM attempt for the person's current version: success, failure recorded, or a retry thrown.
-    private func attempt(_ person: Person, settings: PeopleSettings, logger: Logger) async throws -> JSONValue {
+    private func attempt(
+        _ person: Person, settings: PeopleSettings, writer: Result<any LeadWriter, any Error>, logger: Logger
+    ) async throws -> JSONValue {
         let people = PersonRepository(database)
         let values = Self.values(person, settings: settings)
         let action =
@@ -89,7 +147,7 @@ public struct PeopleSync: Sendable {
             : person.crm.pushed["status"] != values["status"] ? "move_card" : "update_card"
         let attempts = try await people.countAttempt(tenantID: person.tenantID, id: person.id)
         do {
-            let writer = try await writer(tenantID: person.tenantID)
+            let writer = try writer.get()
             let leadID = try await write(person, values: values, writer: writer, settings: settings)
             try await people.markSynced(tenantID: person.tenantID, id: person.id, version: person.version, pushed: values)
             let answer: JSONValue = [
@@ -121,12 +179,12 @@ public struct PeopleSync: Sendable {
         guard let integration = try await integrations.find(tenantID: tenantID, kind: .bitrix24), integration.enabled else {
             throw JobFailure.permanent("Bitrix24 is not connected for this tenant: connect it, then change the person again")
         }
-        return try Self.writer(integration, access: bitrix24, event: Self.kind)
+        return try Self.writer(integration, access: bitrix24, event: Self.kind, coalescing: true)
     }
 
     /// The tenant's CRM as a ``LeadWriter`` (Bitrix24 now; amoCRM plugs in here).
-    static func writer(_ integration: Integration, access: Bitrix24Access, event: String) throws -> any LeadWriter {
-        Bitrix24LeadWriter(client: try access.client(integration, event: event))
+    static func writer(_ integration: Integration, access: Bitrix24Access, event: String, coalescing: Bool = false) throws -> any LeadWriter {
+        Bitrix24LeadWriter(client: try access.client(integration, event: event, coalescing: coalescing))
     }
 
     /// Writes the person's current version; returns the lead id.
@@ -138,7 +196,8 @@ public struct PeopleSync: Sendable {
             if let leadID, settings.closeOnDelete { try await writer.update(leadID: leadID, ["status": .string(settings.closedStatus)], correlation: nil) }
             return leadID
         }
-        if leadID == nil, let found = try await writer.lead(correlation: correlation) {
+        // Only a person tried before can have a lead whose answer was lost.
+        if leadID == nil, person.crm.lastAttemptAt != nil, let found = try await writer.lead(correlation: correlation) {
             // Created before, its answer lost: adopt it and send what may have changed since.
             try await people.setLead(tenantID: person.tenantID, id: person.id, kind: writer.kind, leadID: found)
             try await writer.update(leadID: found, values, correlation: nil)

@@ -70,10 +70,13 @@ public enum JobFailure: Error, Sendable, Equatable {
     case retryable(String, retryAfter: Duration? = nil)
     /// Validation errors and the like: fail at once with the CRM's message.
     case permanent(String)
+    /// Not a failure: the job waits for something else (another job holding the same record) and runs
+    /// again after `until`, without using up an attempt.
+    case deferred(String, until: Duration)
 
     public var message: String {
         switch self {
-        case .retryable(let message, _), .permanent(let message): message
+        case .retryable(let message, _), .permanent(let message), .deferred(let message, _): message
         }
     }
 

@@ -69,6 +69,8 @@ public struct Bitrix24Client: Sendable {
     let timeout: Duration
     let beforeRequest: @Sendable () async throws -> Void
     let observe: @Sendable (Bitrix24Exchange) async -> Void
+    /// When set, single calls made at the same time travel together in `batch` requests.
+    public private(set) var coalescer: Bitrix24Coalescer?
 
     /// The most commands one `batch` may hold.
     public static let maxBatchCommands = 50
@@ -88,8 +90,21 @@ public struct Bitrix24Client: Sendable {
         self.observe = observe
     }
 
-    /// Calls one method.
+    /// This client, with its single calls packed into batches together with other tasks' calls to the portal.
+    public func coalescing(through coalescer: Bitrix24Coalescer) -> Bitrix24Client {
+        var client = self
+        client.coalescer = coalescer
+        return client
+    }
+
+    /// Calls one method (inside a batch with other callers' calls when the client is coalescing).
     public func call(_ method: String, _ params: [String: JSONValue] = [:]) async throws -> Bitrix24Answer {
+        if let coalescer, Bitrix24Coalescer.canBatch(method, params) { return try await coalescer.submit(method, params, via: self) }
+        return try await callDirect(method, params)
+    }
+
+    /// Calls one method in a request of its own.
+    func callDirect(_ method: String, _ params: [String: JSONValue]) async throws -> Bitrix24Answer {
         let object = try await send(method, params)
         return Bitrix24Answer(result: object["result"] ?? .null, total: object["total"]?.intValue, next: object["next"]?.intValue)
     }
@@ -115,12 +130,25 @@ public struct Bitrix24Client: Sendable {
         var errors: [String: Bitrix24Error] = [:]
         for (key, value) in members("result_error") {
             let fields = value.objectValue ?? [:]
-            errors[key] = Bitrix24Error(
-                status: 400, code: fields["error"]?.stringValue ?? "", message: fields["error_description"]?.stringValue ?? "")
+            let code = fields["error"]?.stringValue ?? ""
+            errors[key] = Bitrix24Error(status: Self.batchErrorStatus(code), code: code, message: fields["error_description"]?.stringValue ?? "")
         }
         return BatchAnswer(
             results: members("result"), errors: errors, totals: members("result_total").compactMapValues(\.intValue),
             nexts: members("result_next").compactMapValues(\.intValue))
+    }
+
+    /// The status a command's error would have had alone (a batch reports only the code), so retrying
+    /// and failing work the same inside a batch as outside.
+    static func batchErrorStatus(_ code: String) -> Int {
+        switch code {
+        case "QUERY_LIMIT_EXCEEDED", "OPERATION_TIME_LIMIT": 503
+        case "INTERNAL_SERVER_ERROR", "ERROR_UNEXPECTED_ANSWER": 500
+        case "expired_token", "invalid_token", "NO_AUTH_FOUND": 401
+        case "ACCESS_DENIED", "insufficient_scope": 403
+        case "ERROR_NOT_FOUND", "NOT_FOUND": 404
+        default: 400
+        }
     }
 
     // MARK: transport

@@ -47,6 +47,8 @@ public actor Bitrix24Emulator {
     var deleted: [Bitrix24Entity: Set<Int>] = [:]
     var nextID: [Bitrix24Entity: Int] = [:]
     var nextMultiID = 900_000_000
+    /// `ENTITY:TYPE:key` → ids, for `crm.duplicate.findbycomm` (nil until first asked).
+    var communicationIndex: [String: Set<Int>]?
     var rng: SplitMix64
     /// Where the emulator is reachable (`client_endpoint` is this + `/rest/`).
     public private(set) var baseURL: String

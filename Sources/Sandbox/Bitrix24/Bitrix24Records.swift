@@ -166,6 +166,7 @@ extension Bitrix24Emulator {
         updateFlags(&patch)
         nextID[entity] = id + 1
         patches[entity, default: [:]][id] = patch
+        reindexCommunications(entity, id, before: nil)
         emit("ONCRM\(entity.upper)ADD", id: id)
         return .success(id)
     }
@@ -202,6 +203,7 @@ extension Bitrix24Emulator {
         patch["DATE_MODIFY"] = .string(nowISO)
         updateFlags(&patch)
         patches[entity, default: [:]][id, default: [:]].merge(patch) { $1 }
+        reindexCommunications(entity, id, before: current)
         emit("ONCRM\(entity.upper)UPDATE", id: id)
         return .ok(true)
     }
@@ -214,8 +216,10 @@ extension Bitrix24Emulator {
     }
 
     private func remove(_ entity: Bitrix24Entity, _ id: Int) {
+        let before = communicationIndex == nil ? nil : fullRecord(entity, id)
         patches[entity]?[id] = nil
         deleted[entity, default: []].insert(id)
+        reindexCommunications(entity, id, before: before)
         emit("ONCRM\(entity.upper)DELETE", id: id)
     }
 
@@ -288,18 +292,11 @@ extension Bitrix24Emulator {
         let values = (param(params, "values")?.b24Array ?? []).compactMap(B24.text)
         guard !values.isEmpty else { return .fail(400, "", "Communication values are not defined.") }
         guard values.count <= 20 else { return .fail(400, "", "Too many communication values (20 at most).") }
-        func key(_ text: String) -> String { type == "PHONE" ? String(text.filter(\.isNumber).suffix(10)) : text.lowercased() }
-        let wanted = Set(values.map(key))
+        let wanted = Set(values.map { Self.communicationKey(type: type, value: $0) })
         let only = param(params, "entity_type").flatMap(B24.text)?.uppercased()
         var found: [String: JSONValue] = [:]
-        for entity in [Bitrix24Entity.lead, .contact, .company] where only == nil || only == entity.upper {
-            var ids: [JSONValue] = []
-            for id in 1..<max(nextID[entity, default: 1], generatedCount(entity) + 1) where exists(entity, id) {
-                let items = fullRecord(entity, id)[type]?.b24Array ?? []
-                if items.contains(where: { B24.text($0.objectValue?["VALUE"] ?? .null).map(key).map(wanted.contains) == true }) {
-                    ids.append(.number(Double(id)))
-                }
-            }
+        for entity in Self.communicationEntities where only == nil || only == entity.upper {
+            let ids = communicationMatches(entity, type: type, keys: wanted).map { JSONValue.number(Double($0)) }
             if !ids.isEmpty { found[entity.upper] = .array(ids) }
         }
         return .ok(found.isEmpty ? .array([]) : .object(found))

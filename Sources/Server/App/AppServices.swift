@@ -1,4 +1,5 @@
 import Access
+import Bitrix24
 import Foundation
 import Jobs
 import Logging
@@ -38,6 +39,8 @@ public struct AppServices: Sendable {
     public let retailCRM: RetailCRMAccess
     /// Installed Bitrix24 apps' OAuth tokens, renewed once for all workers of this process.
     public let bitrix24Tokens: Bitrix24TokenKeeper
+    /// Concurrent Bitrix24 calls per tenant packed into batches (People bursts), shared by every worker task.
+    public let bitrix24Batching = Bitrix24Coalescers()
     /// Responsible-manager lookups for inbound calls, cached, within a time budget.
     public let routes: ResponsibleManagerRouter
     /// Job kinds `POST /api/v1/jobs` accepts (those a worker in this build can run), with their retry policy.
@@ -69,7 +72,10 @@ public struct AppServices: Sendable {
     }
 
     /// Tenants' Bitrix24 portals behind their leaky-bucket limit and breakers, exchanges logged.
-    public var bitrix24: Bitrix24Access { Bitrix24Access(database: database, tokens: bitrix24Tokens, rateLimiter: rateLimiter, breakers: breakers) }
+    public var bitrix24: Bitrix24Access {
+        Bitrix24Access(
+            database: database, tokens: bitrix24Tokens, rateLimiter: rateLimiter, breakers: breakers, coalescers: bitrix24Batching)
+    }
 
     /// The mirror sources behind tenants' CRM integrations.
     public var mirrorSources: MirrorSources { MirrorSources(stores: stores, bitrix24: bitrix24) }

@@ -121,7 +121,7 @@ public struct RetailCRMModuleController: Sendable {
             switch failure {
             case .permanent(let message):
                 throw SwitchboardError(.invalidInput, code: "crm_refused", message: "RetailCRM refused the module: \(message)")
-            case .retryable(let message, _):
+            case .retryable(let message, _), .deferred(let message, _):
                 throw SwitchboardError(.unavailable, code: "crm_unavailable", message: "RetailCRM could not be reached: \(message)")
             }
         }

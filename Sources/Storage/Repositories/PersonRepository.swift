@@ -135,9 +135,34 @@ public struct PersonRepository: Sendable {
         }
     }
 
-    public func releaseLease(tenantID: String, id: String) async throws {
+    /// How many of the tenant's people the CRM has caught up with.
+    public func countSynced(tenantID: String) async throws -> Int {
         try await runner.run { sql in
-            try await sql.raw("UPDATE people SET lease_until = NULL WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id)").run()
+            try await sql.raw("SELECT COUNT(*) AS n FROM people WHERE tenant_id = \(bind: tenantID) AND sync_status = 'synced'").first()?
+                .decode(column: "n", as: Int.self) ?? 0
+        }
+    }
+
+    /// People of a tenant whose CRM is behind and who are free to take: not failed, no live lease,
+    /// oldest change first (a writer takes them along with its own person, to share batch requests).
+    public func outOfStep(tenantID: String, excluding id: String, limit: Int) async throws -> [Person] {
+        let now = Date.storageNow
+        return try await runner.run { sql in
+            try await sql.raw(
+                """
+                SELECT * FROM people
+                WHERE tenant_id = \(bind: tenantID) AND sync_status = 'pending' AND version > synced_version AND id <> \(bind: id)
+                    AND (lease_until IS NULL OR lease_until < \(bind: now))
+                ORDER BY updated_at, id LIMIT \(bind: limit)
+                """
+            ).all()
+        }.map(Self.decode)
+    }
+
+    public func releaseLeases(tenantID: String, ids: [String]) async throws {
+        guard !ids.isEmpty else { return }
+        try await runner.run { sql in
+            try await sql.raw("UPDATE people SET lease_until = NULL WHERE tenant_id = \(bind: tenantID) AND id IN (\(binds: ids))").run()
         }
     }
 
