@@ -60,15 +60,15 @@ public struct PeopleSync: Sendable {
         var held = [personID]
         do {
             let (settings, _) = try await PeopleSettingsRepository(database, secrets: secrets).load(tenantID: tenantID)
-            let writer: Result<any LeadWriter, any Error>
-            do { writer = .success(try await self.writer(tenantID: tenantID)) } catch { writer = .failure(error) }
+            let crm: Result<Bitrix24Client, any Error>
+            do { crm = .success(try await self.client(tenantID: tenantID)) } catch { crm = .failure(error) }
             held += try await takeCompanions(tenantID: tenantID, personID: personID, settings: settings, until: until)
             // Every person runs to its end (no cancelling a CRM write half-way); then our own outcome counts.
             let own = await withTaskGroup(of: Result<JSONValue, any Error>?.self) { group in
                 for id in held {
                     group.addTask {
                         do {
-                            let answer = try await self.syncLoop(tenantID: tenantID, personID: id, settings: settings, writer: writer, logger: logger)
+                            let answer = try await self.syncLoop(tenantID: tenantID, personID: id, settings: settings, crm: crm, logger: logger)
                             return id == personID ? .success(answer) : nil
                         } catch {
                             guard id == personID else {
@@ -119,7 +119,7 @@ public struct PeopleSync: Sendable {
     }
 
     private func syncLoop(
-        tenantID: String, personID: String, settings: PeopleSettings, writer: Result<any LeadWriter, any Error>, logger: Logger
+        tenantID: String, personID: String, settings: PeopleSettings, crm: Result<Bitrix24Client, any Error>, logger: Logger
     ) async throws -> JSONValue {
         let people = PersonRepository(database)
         var done: [JSONValue] = []
@@ -128,7 +128,7 @@ public struct PeopleSync: Sendable {
             guard let person = try await people.find(tenantID: tenantID, id: personID) else { throw JobFailure.permanent("person \(personID) is gone") }
             guard person.crm.syncedVersion < person.version, person.crm.status != .failed || person.crm.attempts == 0 else { break }
             if let wait = Self.due(person, settings: settings) { throw JobFailure.deferred("waiting out the retry backoff", until: wait) }
-            let outcome = try await attempt(person, settings: settings, writer: writer, logger: logger)
+            let outcome = try await attempt(person, settings: settings, crm: crm, logger: logger)
             done.append(outcome)
             if outcome.objectValue?["status"]?.stringValue != "success" { break }
         }
@@ -137,7 +137,7 @@ public struct PeopleSync: Sendable {
 
     /// One CRM attempt for the person's current version: success, failure recorded, or a retry thrown.
     private func attempt(
-        _ person: Person, settings: PeopleSettings, writer: Result<any LeadWriter, any Error>, logger: Logger
+        _ person: Person, settings: PeopleSettings, crm: Result<Bitrix24Client, any Error>, logger: Logger
     ) async throws -> JSONValue {
         let people = PersonRepository(database)
         let values = Self.values(person, settings: settings)
@@ -147,11 +147,12 @@ public struct PeopleSync: Sendable {
             : person.crm.pushed["status"] != values["status"] ? "move_card" : "update_card"
         let attempts = try await people.countAttempt(tenantID: person.tenantID, id: person.id)
         do {
-            let writer = try writer.get()
+            let writer = Self.writer(for: person, settings: settings, client: try crm.get())
             let leadID = try await write(person, values: values, writer: writer, settings: settings)
             try await people.markSynced(tenantID: person.tenantID, id: person.id, version: person.version, pushed: values)
             let answer: JSONValue = [
-                "status": "success", "action": .string(action), "user": PeopleJSON.user(person), "bitrix_lead_id": leadID.map(JSONValue.string) ?? .null,
+                "status": "success", "action": .string(action), "user": PeopleJSON.user(person),
+                writer.kind == Bitrix24DealWriter.kind ? "bitrix_deal_id" : "bitrix_lead_id": leadID.map(JSONValue.string) ?? .null,
                 "crm": .string(writer.kind), "version": .number(Double(person.version)),
             ]
             try await reply(person, type: "crm.synced", body: answer, settings: settings)
@@ -174,17 +175,21 @@ public struct PeopleSync: Sendable {
         }
     }
 
-    private func writer(tenantID: String) async throws -> any LeadWriter {
+    /// The tenant's Bitrix24, its calls shared in batches with the other people being written.
+    private func client(tenantID: String) async throws -> Bitrix24Client {
         let integrations = IntegrationRepository(database, secrets: secrets)
         guard let integration = try await integrations.find(tenantID: tenantID, kind: .bitrix24), integration.enabled else {
             throw JobFailure.permanent("Bitrix24 is not connected for this tenant: connect it, then change the person again")
         }
-        return try Self.writer(integration, access: bitrix24, event: Self.kind, coalescing: true)
+        return try bitrix24.client(integration, event: Self.kind, coalescing: true)
     }
 
-    /// The tenant's CRM as a ``LeadWriter`` (Bitrix24 now; amoCRM plugs in here).
-    static func writer(_ integration: Integration, access: Bitrix24Access, event: String, coalescing: Bool = false) throws -> any LeadWriter {
-        Bitrix24LeadWriter(client: try access.client(integration, event: event, coalescing: coalescing))
+    /// Where the person lives in the CRM: the kind of record it already has, else what the settings say
+    /// (amoCRM plugs in here).
+    static func writer(for person: Person?, settings: PeopleSettings, client: Bitrix24Client) -> any LeadWriter {
+        let kind = person?.crm.leadID != nil ? person?.crm.kind : nil
+        let deal = kind.map { $0 == Bitrix24DealWriter.kind } ?? (settings.entity == "deal")
+        return deal ? Bitrix24DealWriter(client: client, category: settings.dealCategory) : Bitrix24LeadWriter(client: client)
     }
 
     /// Writes the person's current version; returns the lead id.
@@ -249,8 +254,8 @@ public struct PeopleSync: Sendable {
 }
 
 extension PeopleSync {
-    /// The tenant's Bitrix24 lead statuses (id → name), to check a stage mapping against.
-    public static func statuses(_ integration: Integration, access: Bitrix24Access) async throws -> [String: String] {
-        try await writer(integration, access: access, event: "people.settings").statuses()
+    /// The statuses a stage mapping may use (id → name): the lead statuses, or the deal pipeline's stages.
+    public static func statuses(_ integration: Integration, access: Bitrix24Access, settings: PeopleSettings) async throws -> [String: String] {
+        try await writer(for: nil, settings: settings, client: access.client(integration, event: "people.settings")).statuses()
     }
 }

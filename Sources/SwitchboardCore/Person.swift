@@ -76,7 +76,11 @@ public struct PersonCRMState: Sendable, Equatable {
 public struct PeopleSettings: Sendable, Equatable {
     /// The CRM integration people go to (`bitrix24`).
     public var crm: String = "bitrix24"
-    /// App stage → CRM status id (Bitrix24 lead `STATUS_ID`). Its keys are the stages the API accepts.
+    /// What a person is in the CRM: a `lead` (default), or a contact with a `deal` in pipeline `dealCategory`.
+    public var entity: String = "lead"
+    public var dealCategory = 0
+    /// App stage → CRM status id (lead `STATUS_ID`, or the pipeline's deal `STAGE_ID` such as `C1:NEW`).
+    /// Its keys are the stages the API accepts.
     public var stages: [String: String] = ["NEW": "NEW", "IN_PROCESS": "IN_PROCESS", "CONVERTED": "CONVERTED"]
     /// `link`: a lead with the same phone is taken over, a contact with it is linked to the new lead; `create`: always a new lead.
     public var dedup: String = "link"
@@ -96,6 +100,10 @@ public struct PeopleSettings: Sendable, Equatable {
     public init() {}
 
     public static let dedupPolicies = ["link", "create"]
+    public static let entities = ["lead", "deal"]
+
+    /// The stage a deal of the pipeline is closed with (Bitrix24's lost stage).
+    public static func lostDealStage(category: Int) -> String { category == 0 ? "LOSE" : "C\(category):LOSE" }
 
     public func backoff(afterAttempt attempt: Int) -> Duration {
         let seconds = backoffSeconds.isEmpty ? 2 : backoffSeconds[min(max(attempt - 1, 0), backoffSeconds.count - 1)]
@@ -108,7 +116,7 @@ extension PeopleSettings {
     public init(json: [String: JSONValue], base: PeopleSettings = PeopleSettings()) throws(SwitchboardError) {
         self = base
         let known: Set<String> = [
-            "crm", "stages", "dedup", "allow_without_phone", "close_on_delete", "closed_status", "source_id", "max_attempts",
+            "crm", "entity", "deal_category", "stages", "dedup", "allow_without_phone", "close_on_delete", "closed_status", "source_id", "max_attempts",
             "backoff_seconds", "callback_url", "callback_secret",
         ]
         if let unknown = json.keys.sorted().first(where: { !known.contains($0) }) {
@@ -116,6 +124,22 @@ extension PeopleSettings {
         }
         if let value = json["crm"] {
             guard value.stringValue == "bitrix24" else { throw .invalid("crm", "people go to bitrix24 (amoCRM follows)") }
+        }
+        if let value = json["entity"] {
+            guard let text = value.stringValue, Self.entities.contains(text) else {
+                throw .invalid("entity", "entity must be lead (people become leads) or deal (a contact and a deal in deal_category)")
+            }
+            entity = text
+        }
+        if let value = json["deal_category"] {
+            guard let number = value.intValue, (0...100_000).contains(number) else {
+                throw .invalid("deal_category", "deal_category must be a Bitrix24 deal pipeline id (0 is the default pipeline)")
+            }
+            dealCategory = number
+        }
+        // Closing a lead as junk means nothing to a deal: its pipeline's lost stage is the default then.
+        if json["closed_status"] == nil, entity == "deal", closedStatus == "JUNK" || closedStatus == Self.lostDealStage(category: base.dealCategory) {
+            closedStatus = Self.lostDealStage(category: dealCategory)
         }
         if let value = json["stages"] {
             guard let object = value.objectValue, !object.isEmpty, object.count <= 50 else {
@@ -180,7 +204,7 @@ extension PeopleSettings {
 
     public var json: [String: JSONValue] {
         [
-            "crm": .string(crm), "stages": .object(stages.mapValues(JSONValue.string)), "dedup": .string(dedup),
+            "crm": .string(crm), "entity": .string(entity), "deal_category": .number(Double(dealCategory)), "stages": .object(stages.mapValues(JSONValue.string)), "dedup": .string(dedup),
             "allow_without_phone": .bool(allowWithoutPhone), "close_on_delete": .bool(closeOnDelete), "closed_status": .string(closedStatus),
             "source_id": sourceID.map(JSONValue.string) ?? .null, "max_attempts": .number(Double(maxAttempts)),
             "backoff_seconds": .array(backoffSeconds.map { .number(Double($0)) }), "callback_url": callbackURL.map(JSONValue.string) ?? .null,

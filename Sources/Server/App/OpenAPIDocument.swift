@@ -156,9 +156,10 @@ public enum OpenAPIDocument {
         .init(method: "get", path: "/api/v1/tenants/{tenant}/people/settings", summary: "Stage mapping, dedup policy, retries, callback (secret masked)", tag: "people", auth: .tenant),
         .init(
             method: "put", path: "/api/v1/tenants/{tenant}/people/settings",
-            summary: "Change people settings; the stage mapping is checked against Bitrix24's lead statuses", tag: "people", auth: .tenant,
+            summary: "Change people settings (lead or deal mode); the stage mapping is checked against Bitrix24's lead statuses or the pipeline's deal stages",
+            tag: "people", auth: .tenant,
             body: object([
-                "stages": "object", "dedup": "string", "allow_without_phone": "boolean", "close_on_delete": "boolean", "closed_status": "string",
+                "entity": "string", "deal_category": "integer", "stages": "object", "dedup": "string", "allow_without_phone": "boolean", "close_on_delete": "boolean", "closed_status": "string",
                 "source_id": "string", "max_attempts": "integer", "backoff_seconds": "array", "callback_url": "string", "callback_secret": "string",
             ])),
         .init(

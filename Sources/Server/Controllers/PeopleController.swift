@@ -1,4 +1,5 @@
 import Foundation
+import Bitrix24
 import HTTPTypes
 import Hummingbird
 import People
@@ -223,7 +224,7 @@ struct PeopleController {
                 secret = text
             }
         }
-        if body["stages"] != nil || body["closed_status"] != nil {
+        if ["stages", "closed_status", "entity", "deal_category"].contains(where: { body[$0] != nil }) {
             try await checkStatuses(settings, tenant: tenant)
         }
         try await services.stores.peopleSettings.save(tenantID: tenant.id, settings, callbackSecret: secret)
@@ -234,18 +235,22 @@ struct PeopleController {
         guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .bitrix24), integration.enabled else {
             throw SwitchboardError.conflict("connect Bitrix24 first: the stage mapping is checked against its lead statuses", field: "integration")
         }
+        let what = settings.entity == "deal" ? "deal stage of pipeline \(settings.dealCategory)" : "lead status"
         let statuses: [String: String]
         do {
-            statuses = try await PeopleSync.statuses(integration, access: services.bitrix24)
+            statuses = try await PeopleSync.statuses(integration, access: services.bitrix24, settings: settings)
         } catch {
-            throw SwitchboardError(.unavailable, code: "crm_unavailable", message: "could not read Bitrix24's lead statuses: \(error)")
+            throw SwitchboardError(.unavailable, code: "crm_unavailable", message: "could not read Bitrix24's \(what) list: \(error)")
+        }
+        if statuses.isEmpty, settings.entity == "deal" {
+            throw SwitchboardError.invalid("deal_category", "Bitrix24 has no deal pipeline \(settings.dealCategory)")
         }
         for (stage, status) in settings.stages.sorted(by: { $0.key < $1.key }) where statuses[status] == nil {
             throw SwitchboardError.invalid(
-                "stages.\(stage)", "Bitrix24 has no lead status '\(status)'; it has \(statuses.keys.sorted().joined(separator: ", "))")
+                "stages.\(stage)", "Bitrix24 has no \(what) '\(status)'; it has \(statuses.keys.sorted().joined(separator: ", "))")
         }
         if statuses[settings.closedStatus] == nil {
-            throw SwitchboardError.invalid("closed_status", "Bitrix24 has no lead status '\(settings.closedStatus)'")
+            throw SwitchboardError.invalid("closed_status", "Bitrix24 has no \(what) '\(settings.closedStatus)'")
         }
     }
 }
@@ -266,6 +271,8 @@ struct PersonView: Encodable {
 
     struct CRM: Encodable {
         var kind: String?
+        /// `lead` or `deal`: what `lead_id` is the id of (known once the CRM has the record).
+        var entity: String?
         var leadID: String?
         var status: String
         var reason: String?
@@ -283,7 +290,8 @@ struct PersonView: Encodable {
         fields = person.fields
         version = person.version
         crm = CRM(
-            kind: person.crm.kind, leadID: person.crm.leadID, status: person.crm.status.rawValue, reason: person.crm.reason,
+            kind: person.crm.kind, entity: person.crm.leadID == nil ? nil : (person.crm.kind == Bitrix24DealWriter.kind ? "deal" : "lead"),
+            leadID: person.crm.leadID, status: person.crm.status.rawValue, reason: person.crm.reason,
             attempts: person.crm.attempts, lastAttemptAt: person.crm.lastAttemptAt)
         createdAt = person.createdAt
         updatedAt = person.updatedAt
