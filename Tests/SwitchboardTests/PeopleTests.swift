@@ -189,7 +189,7 @@ struct PeopleTests {
         }
     }
 
-    @Test("CRM down: retries with the seed's backoff, then success; a refusal fails at once with Bitrix24's message; attempts run out → failed", arguments: [TestBackend.sqlite])
+    @Test("CRM down: retries with the seed's backoff, then success; a refusal fails at once with Bitrix24's message; attempts run out → failed", arguments: TestBackend.all)
     func retriesAndFailures(backend: TestBackend) async throws {
         try await Self.withPortal(backend, seed: 6) { client, world, base, emulator, token in
             let settings = try await client.send(.put, "/api/v1/tenants/alpha/people/settings", token: token, json: #"{"backoff_seconds":[0,0]}"#)

@@ -188,7 +188,8 @@ enum DemoSeed {
         }
     }
 
-    /// Seed 003's requests: a person created, renamed and moved — one lead in the emulated portal.
+    /// Seed 003's requests: a person created, renamed and moved — one lead in the emulated portal; then the
+    /// app's import of 100 people at once, whose leads travel in shared `batch` requests.
     static func createSamplePeople(base: String, seeded: Seeded) async {
         func send(_ method: HTTPMethod, _ path: String, _ body: String) async -> String? {
             var request = HTTPClientRequest(url: "\(base)/api/v1/tenants/\(seeded.tenant)/\(path)")
@@ -205,6 +206,9 @@ enum DemoSeed {
         _ = await send(.PATCH, "people/\(id)", #"{"full_name":"Иван Петров","phone":"+77001112233","stage":"IN_PROCESS"}"#)
         _ = await send(.POST, "people/\(id)/move", #"{"stage":"CONVERTED"}"#)
         _ = await send(.POST, "people", #"{"full_name":"Мария Смирнова","phone":"8 (916) 555-12-34","email":"maria@example.ru","stage":"NEW"}"#)
+        for n in 1...100 {
+            _ = await send(.POST, "people", #"{"full_name":"Импорт \#(n)","phone":"+7925\#(String(format: "%07d", n))","stage":"NEW","external_id":"import-\#(n)"}"#)
+        }
     }
 
     static func printGuide(
@@ -274,6 +278,8 @@ enum DemoSeed {
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people/core-1/move -d '{"stage":"IN_PROCESS"}'
               curl -s -H 'Authorization: Bearer \(seeded.apiToken)' '\(base)/api/v1/tenants/\(tenant)/events?since=0'   # replies: crm.synced with bitrix_lead_id, crm.failed with reason
               curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people/settings   # stage mapping, dedup, retries, callback
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' '\(base)/api/v1/tenants/\(tenant)/logs?integration=bitrix24&limit=5'   # the 100 imported people: their leads went in shared batch requests
+              curl -s -X PUT -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people/settings -d '{"entity":"deal","deal_category":1,"stages":{"NEW":"C1:NEW","IN_PROCESS":"C1:PREPARATION","CONVERTED":"C1:WON"}}'   # deal mode: new people become a contact + a deal
               curl -s \(base)/openapi.json
 
 
