@@ -93,6 +93,16 @@ let package = Package(
             path: "Sources/Connectors/Bitrix24",
             swiftSettings: swiftSettings
         ),
+        // amoCRM / Kommo (API v4): webhook parsing (the real form-encoded v2 vocabulary, seed 004's JSON).
+        .target(
+            name: "AmoCRM",
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "Crypto", package: "swift-crypto"),
+            ],
+            path: "Sources/Connectors/AmoCRM",
+            swiftSettings: swiftSettings
+        ),
         // How features reach a tenant's CRM: credentials (OAuth tokens refreshed once for all workers),
         // rate limits, circuit breakers and the integration log around the connectors' clients.
         .target(
@@ -242,6 +252,7 @@ let package = Package(
                 "RetailCRM",
                 "Asterisk",
                 "Bitrix24",
+                "AmoCRM",
                 "Mirror",
                 "Access",
                 "Sandbox",
