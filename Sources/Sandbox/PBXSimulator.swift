@@ -65,11 +65,21 @@ public actor PBXSimulator {
                 }
                 return nil
             }
-            let result = try await body(bound)
-            await simulator.dropConnections()
-            group.cancelAll()
-            try? await server.channel.close()
-            return result
+            // Closed on success and on failure alike: an accept loop left open would keep the group (and the
+            // process) waiting forever, e.g. when the demo's own port is taken.
+            func stop() async {
+                await simulator.dropConnections()
+                group.cancelAll()
+                try? await server.channel.close()
+            }
+            do {
+                let result = try await body(bound)
+                await stop()
+                return result
+            } catch {
+                await stop()
+                throw error
+            }
         }
     }
 
