@@ -96,10 +96,7 @@ let package = Package(
         // amoCRM / Kommo (API v4): webhook parsing (the real form-encoded v2 vocabulary, seed 004's JSON).
         .target(
             name: "AmoCRM",
-            dependencies: [
-                "SwitchboardCore",
-                .product(name: "Crypto", package: "swift-crypto"),
-            ],
+            dependencies: ["SwitchboardCore"],
             path: "Sources/Connectors/AmoCRM",
             swiftSettings: swiftSettings
         ),

@@ -272,7 +272,7 @@ public struct JobQueue: Sendable {
         var next: JobState = .dead
         var runAt = job.runAt
         // A deferred run gives its attempt back.
-        var attemptsUsed = 0
+        var giveBack = 0
         switch failure {
         case .retryable(_, let retryAfter) where job.attempt < job.maxAttempts:
             next = .retryable
@@ -280,18 +280,18 @@ public struct JobQueue: Sendable {
             runAt = now.addingTimeInterval(delay.inSeconds).roundedToMilliseconds
         case .deferred(_, let until):
             next = .retryable
-            attemptsUsed = 1
+            giveBack = 1
             runAt = now.addingTimeInterval(until.inSeconds).roundedToMilliseconds
         default: break
         }
         let message = String(failure.message.prefix(2000))
-        let (state, retryAt, giveBack) = (next, runAt, attemptsUsed)
+        let (state, retryAt, returned) = (next, runAt, giveBack)
         let finished: Date? = next == .dead ? now : nil
         let recorded = try await database.run { sql in
             try await sql.raw(
                 """
                 UPDATE jobs SET state = \(bind: state.rawValue), run_at = \(bind: retryAt), last_error = \(bind: message),
-                    attempt = attempt - \(bind: giveBack),
+                    attempt = attempt - \(bind: returned),
                     lease_owner = NULL, lease_expires_at = NULL, updated_at = \(bind: now), finished_at = \(bind: finished)
                 WHERE id = \(bind: job.id) AND lease_owner = \(bind: owner) AND state = 'running'
                 RETURNING id

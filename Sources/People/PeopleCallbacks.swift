@@ -1,5 +1,4 @@
 import AsyncHTTPClient
-import Crypto
 import Foundation
 import Jobs
 import NIOCore
@@ -28,8 +27,7 @@ public struct PeopleCallbacks: Sendable {
 
     /// `sha256=` + the hex HMAC-SHA256 of `body` with `secret`: what the app recomputes to trust a callback.
     public static func signature(body: String, secret: String) -> String {
-        let mac = HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))
-        return "sha256=" + mac.map { String(format: "%02x", $0) }.joined()
+        "sha256=" + Identifiers.hmacSHA256Hex(body, key: secret)
     }
 
     public func register(into registry: inout JobRegistry) {

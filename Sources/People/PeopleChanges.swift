@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import Jobs
 import Storage
@@ -38,14 +37,14 @@ public struct PeopleChanges: Sendable {
             }
             await queue.notifier.notifyAll()
             return (person, false)
-        } catch let error as SwitchboardError where error.field == "external_id" && idempotencyKey != nil {
+        } catch let error as SwitchboardError where error.field == "Idempotency-Key" {
             // Two requests with one key raced: the loser answers like a repeat.
             if let idempotencyKey, let (existing, storedHash) = try await PersonRepository(database).find(tenantID: tenantID, idempotencyKey: idempotencyKey),
                 storedHash == hash
             {
                 return (existing, true)
             }
-            throw error
+            throw SwitchboardError.conflict("Idempotency-Key '\(idempotencyKey ?? "")' was used for a different body", field: "Idempotency-Key")
         }
     }
 
@@ -81,7 +80,7 @@ public struct PeopleChanges: Sendable {
             "phone": input.phone.map(JSONValue.string) ?? .null, "email": input.email.map(JSONValue.string) ?? .null,
             "stage": .string(input.stage), "fields": .object(input.fields),
         ]
-        return SHA256.hash(data: Data(canonical.jsonText.utf8)).map { String(format: "%02x", $0) }.joined()
+        return Identifiers.sha256Hex(canonical.jsonText)
     }
 }
 

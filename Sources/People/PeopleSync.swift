@@ -9,7 +9,8 @@ import SwitchboardCore
 /// The `people.crm-sync` job: brings one person's lead in the CRM up to the person's latest version.
 ///
 /// - One writer per person: the job takes a lease on the person row; a second job for the same person
-///   waits (retries in a second) — so a move waits for a pending create, and creates never race.
+///   is deferred a second (without using an attempt) — so a move waits for a pending create, and creates
+///   never race.
 /// - Exactly once: the lead carries our correlation key; before creating, the job looks for a lead with
 ///   it (a create whose answer was lost), and the lead id is recorded the moment the CRM gives it.
 /// - The seed's retries: `maxAttempts` CRM attempts per change with `backoffSeconds` between them, then
@@ -35,7 +36,9 @@ public struct PeopleSync: Sendable {
     public static func job(_ person: Person) -> JobQueue.NewJob {
         .init(
             kind: kind, tenantID: person.tenantID, payload: ["person_id": .string(person.id), "version": .number(Double(person.version))],
-            priority: 30, maxAttempts: 200, uniqueKey: "people:\(person.tenantID):\(person.id):\(person.version)")
+            // The person's own limit (`max_attempts`, ≤ 10) decides when a CRM error is final; lease waits
+            // are deferrals and cost nothing. The margin is for our own failures (database, timeouts).
+            priority: 30, maxAttempts: 25, uniqueKey: "people:\(person.tenantID):\(person.id):\(person.version)")
     }
 
     public func register(into registry: inout JobRegistry) {
@@ -58,13 +61,14 @@ public struct PeopleSync: Sendable {
             throw JobFailure.deferred("another job is writing this person", until: .seconds(1))
         }
         var held = [personID]
+        let own: Result<JSONValue, any Error>
         do {
             let (settings, _) = try await PeopleSettingsRepository(database, secrets: secrets).load(tenantID: tenantID)
             let crm: Result<Bitrix24Client, any Error>
             do { crm = .success(try await self.client(tenantID: tenantID)) } catch { crm = .failure(error) }
             held += try await takeCompanions(tenantID: tenantID, personID: personID, settings: settings, until: until)
             // Every person runs to its end (no cancelling a CRM write half-way); then our own outcome counts.
-            let own = await withTaskGroup(of: Result<JSONValue, any Error>?.self) { group in
+            own = await withTaskGroup(of: Result<JSONValue, any Error>?.self) { group in
                 for id in held {
                     group.addTask {
                         do {
@@ -84,16 +88,14 @@ public struct PeopleSync: Sendable {
                 for await answer in group { if let answer { own = answer } }
                 return own
             }
-            try await people.releaseLeases(tenantID: tenantID, ids: held)
-            let result = try own.get()
-            try await people.releaseLeases(tenantID: tenantID, ids: held)
-            guard held.count > 1, var object = result.objectValue else { return result }
-            object["along"] = .number(Double(held.count - 1))
-            return .object(object)
         } catch {
-            try? await people.releaseLeases(tenantID: tenantID, ids: held)
-            throw error
+            own = .failure(error)
         }
+        try await people.releaseLeases(tenantID: tenantID, ids: held)
+        let result = try own.get()
+        guard held.count > 1, var object = result.objectValue else { return result }
+        object["along"] = .number(Double(held.count - 1))
+        return .object(object)
     }
 
     /// How many people one job writes at most (one `batch` holds 50 commands).
@@ -102,13 +104,9 @@ public struct PeopleSync: Sendable {
     /// Leases other people of the tenant that are due for a CRM attempt; returns their ids.
     private func takeCompanions(tenantID: String, personID: String, settings: PeopleSettings, until: Date) async throws -> [String] {
         let people = PersonRepository(database)
-        var taken: [String] = []
-        for person in try await people.outOfStep(tenantID: tenantID, excluding: personID, limit: Self.groupSize * 2)
-        where Self.due(person, settings: settings) == nil {
-            guard taken.count < Self.groupSize - 1 else { break }
-            if try await people.acquireLease(tenantID: tenantID, id: person.id, until: until) { taken.append(person.id) }
-        }
-        return taken
+        let due = try await people.outOfStep(tenantID: tenantID, excluding: personID, limit: Self.groupSize * 2)
+            .filter { Self.due($0, settings: settings) == nil }.prefix(Self.groupSize - 1).map(\.id)
+        return try await people.acquireLeases(tenantID: tenantID, ids: Array(due), until: until)
     }
 
     /// How long the person's next CRM attempt must still wait (the seed's backoff), nil when it may go now.
@@ -152,7 +150,7 @@ public struct PeopleSync: Sendable {
             try await people.markSynced(tenantID: person.tenantID, id: person.id, version: person.version, pushed: values)
             let answer: JSONValue = [
                 "status": "success", "action": .string(action), "user": PeopleJSON.user(person),
-                writer.kind == Bitrix24DealWriter.kind ? "bitrix_deal_id" : "bitrix_lead_id": leadID.map(JSONValue.string) ?? .null,
+                "bitrix_\(writer.entity)_id": leadID.map(JSONValue.string) ?? .null,
                 "crm": .string(writer.kind), "version": .number(Double(person.version)),
             ]
             try await reply(person, type: "crm.synced", body: answer, settings: settings)
@@ -220,7 +218,7 @@ public struct PeopleSync: Sendable {
                 }
                 contactID = duplicate.id
             }
-            let created = try await writer.create(values, correlation: correlation, contactID: contactID)
+            let created = try await writer.create(values, correlation: correlation, contactID: contactID, triedBefore: person.crm.lastAttemptAt != nil)
             try await afterCreate(created)
             try await people.setLead(tenantID: person.tenantID, id: person.id, kind: writer.kind, leadID: created)
             return created

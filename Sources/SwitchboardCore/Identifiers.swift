@@ -18,6 +18,11 @@ public enum Identifiers {
         SHA256.hash(data: Data(value.utf8)).map { String(format: "%02x", $0) }.joined()
     }
 
+    /// Lower-case hex HMAC-SHA256 of `value` with `key`: how webhooks and callbacks are signed.
+    public static func hmacSHA256Hex(_ value: String, key: String) -> String {
+        HMAC<SHA256>.authenticationCode(for: Data(value.utf8), using: SymmetricKey(data: Data(key.utf8))).map { String(format: "%02x", $0) }.joined()
+    }
+
     /// Base64url without padding (RFC 4648 §5).
     public static func base64URL(_ bytes: some Sequence<UInt8>) -> String {
         Data(bytes).base64EncodedString()

@@ -73,6 +73,16 @@ public enum JSONValue: Sendable, Hashable, Codable {
         }
     }
 
+    /// A scalar as text, the way CRMs write ids and form values: a string as it is, a whole number without
+    /// a fraction (`42`, not `42.0`), another finite number in decimal; nil for anything else.
+    public var scalarText: String? {
+        switch self {
+        case .string(let text): text
+        case .number(let number) where number.isFinite: number.rounded() == number && abs(number) < 9e15 ? String(Int64(number)) : String(number)
+        default: nil
+        }
+    }
+
     /// A setting read as a whole number: a JSON number without fraction, or a numeric string.
     public var intValue: Int? {
         switch self {

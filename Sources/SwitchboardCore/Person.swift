@@ -57,6 +57,9 @@ public struct PersonCRMState: Sendable, Equatable {
     /// What the CRM was last sent (field → value), so an update sends only what changed.
     public var pushed: [String: JSONValue]
 
+    /// `lead` or `deal`: what `leadID` is the id of (nil until the CRM has the record).
+    public var entity: String? { leadID == nil ? nil : (kind?.hasSuffix(".deal") == true ? "deal" : "lead") }
+
     public init(
         kind: String? = nil, leadID: String? = nil, status: Status = .pending, reason: String? = nil, attempts: Int = 0,
         lastAttemptAt: Date? = nil, syncedVersion: Int = 0, pushed: [String: JSONValue] = [:]

@@ -26,7 +26,7 @@ struct PeopleBurstTests {
                 for n in 0..<60 {
                     group.addTask {
                         let answer = try await client.call("crm.lead.add", ["fields": ["TITLE": .string("Лид \(n)"), "ORIGIN_ID": .string("n\(n)")]])
-                        return B24Text.of(answer.result)
+                        return answer.result.scalarText
                     }
                 }
                 var ids: [String] = []
@@ -96,14 +96,48 @@ struct PeopleBurstTests {
             let jobID = try #require(started.object["job_id"] as? String)
             try await TestSupport.runWorkers(world) { try await world.services.jobs.find(id: jobID)?.state == .succeeded }
             let ours = try await MirrorDatabase.with(tenantID: tenantID, main: world.services.database, integrations: world.services.stores.integrations) { mirror in
-                let table = mirror.table("bitrix24_leads")
+                let statement = "SELECT COUNT(*) AS n FROM \(mirror.table("bitrix24_leads")) WHERE originator_id = 'switchboard'"
                 return try await mirror.database.run {
-                    try await $0.raw(SQLQueryString("SELECT COUNT(*) AS n FROM \(table) WHERE originator_id = 'switchboard'")).first()?.decode(column: "n", as: Int.self)
+                    try await $0.raw(SQLQueryString(statement)).first()?.decode(column: "n", as: Int.self)
                 }
             }
             #expect(ours == 120)
             #expect(try await PeopleFeedRepository(world.services.database).list(tenantID: tenantID, since: 0, limit: 1000).count == feedBefore)
             #expect(try await people.find(tenantID: tenantID, id: ids[0])?.version == 1)
+        }
+    }
+
+    @Test("requests racing with one Idempotency-Key make one person: the winner answers 201, the others replay it; a racing other body is a 409 on the key, not on external_id", arguments: TestBackend.all)
+    func idempotencyRace(backend: TestBackend) async throws {
+        try await TestSupport.withApp(backend) { client, world in
+            let token = world.tenantA.apiTokenPlaintext
+            let headers: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "race-1"]
+            let same = #"{"full_name":"Гонка","phone":"+79990001100","stage":"NEW"}"#
+            let other = #"{"full_name":"Другой","phone":"+79990001101","stage":"NEW"}"#
+            let answers = try await withThrowingTaskGroup(of: (String, Int, String?, String?).self) { group in
+                for n in 0..<8 {
+                    let body = n == 7 ? other : same
+                    group.addTask {
+                        let response = try await client.send(.post, "/api/v1/tenants/alpha/people", token: token, json: body, headers: headers)
+                        return (body, Int(response.status.code), response.object["id"] as? String, response.errorField)
+                    }
+                }
+                var all: [(String, Int, String?, String?)] = []
+                for try await answer in group { all.append(answer) }
+                return all
+            }
+            let list = try await client.send(.get, "/api/v1/tenants/alpha/people", token: token)
+            let items = try #require(list.object["items"] as? [[String: Any]])
+            #expect(items.count == 1, "one person for one key")
+            let winner = try #require(items.first?["id"] as? String)
+            for (body, status, id, field) in answers {
+                if status == 409 {
+                    #expect(field == "Idempotency-Key")
+                } else {
+                    #expect((status == 201 || status == 200) && id == winner && body == same, "\(status) \(body)")
+                }
+            }
+            #expect(answers.filter { $0.1 == 201 }.count <= 1)
         }
     }
 
@@ -141,17 +175,6 @@ struct PeopleBurstTests {
                 #expect(body["user"]?.objectValue?["id"]?.stringValue == id)
                 #expect(body["bitrix_lead_id"]?.stringValue != nil)
             }
-        }
-    }
-}
-
-/// A Bitrix24 id as text, whether it came as a number or a string.
-enum B24Text {
-    static func of(_ value: JSONValue) -> String? {
-        switch value {
-        case .string(let text): text
-        case .number(let number): String(Int64(number))
-        default: nil
         }
     }
 }

@@ -1,4 +1,3 @@
-import Crypto
 import Foundation
 import SwitchboardCore
 
@@ -133,9 +132,8 @@ public struct AmoCRMWebhook: Sendable, Equatable {
     /// (compared in constant time). Real amoCRM sends none.
     public static func seedSignatureValid(body: String, header: String?, secret: String) -> Bool {
         guard let header, !secret.isEmpty else { return false }
-        let expected = HMAC<SHA256>.authenticationCode(for: Data(body.utf8), using: SymmetricKey(data: Data(secret.utf8)))
         let given = header.lowercased().hasPrefix("sha256=") ? String(header.dropFirst(7)) : header
-        return Identifiers.constantTimeEquals(expected.map { String(format: "%02x", $0) }.joined(), given.lowercased())
+        return Identifiers.constantTimeEquals(Identifiers.hmacSHA256Hex(body, key: secret), given.lowercased())
     }
 
     /// A level of the tree as a list: PHP arrays come as JSON arrays or, when sparse, as objects keyed by index.
@@ -147,20 +145,11 @@ public struct AmoCRMWebhook: Sendable, Equatable {
         }
     }
 
+    /// Text of a scalar; a JSON flag (compatibility mode) as PHP would print it.
     static func text(_ value: JSONValue) -> String? {
-        switch value {
-        case .string(let text): text
-        case .number(let number): number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
-        case .bool(let flag): flag ? "1" : "0"
-        default: nil
-        }
+        if case .bool(let flag) = value { return flag ? "1" : "0" }
+        return value.scalarText
     }
 
-    static func integer(_ value: JSONValue) -> Int64? {
-        switch value {
-        case .number(let number): number.rounded() == number && abs(number) < 9e15 ? Int64(number) : nil
-        case .string(let text): Int64(text.trimmingCharacters(in: .whitespaces))
-        default: nil
-        }
-    }
+    static func integer(_ value: JSONValue) -> Int64? { value.intValue.map(Int64.init) }
 }

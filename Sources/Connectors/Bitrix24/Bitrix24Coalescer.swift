@@ -18,8 +18,7 @@ public actor Bitrix24Coalescer {
     private var pending: [Pending] = []
     private var inFlight = 0
     public let maxInFlight: Int
-    /// Requests sent and the calls they carried (for tests and benchmarks).
-    public private(set) var requests = 0
+    /// Calls that went through (for tests).
     public private(set) var calls = 0
 
     public init(maxInFlight: Int = 2) {
@@ -60,7 +59,6 @@ public actor Bitrix24Coalescer {
             }
             pending = rest
             inFlight += 1
-            requests += 1
             calls += group.count
             let taken = group
             Task { await self.send(taken) }

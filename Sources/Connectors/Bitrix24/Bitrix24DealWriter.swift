@@ -10,6 +10,7 @@ public struct Bitrix24DealWriter: LeadWriter {
     /// The deal pipeline (`CATEGORY_ID`; 0 is the default one).
     public let category: Int
     public var kind: String { Self.kind }
+    public var entity: String { "deal" }
     public static let kind = "bitrix24.deal"
     /// Keys of ours that belong to the contact, not the deal.
     static let contactKeys: Set<String> = ["name", "phone", "email"]
@@ -20,43 +21,43 @@ public struct Bitrix24DealWriter: LeadWriter {
     }
 
     public func lead(correlation: String) async throws -> String? {
-        try await find("deal", correlation: correlation)
+        try await Bitrix24Records.find(client, entity: "deal", correlation: correlation)
     }
 
     /// Only contacts count: an existing lead is not a deal, and the new deal links to the contact found.
     public func duplicate(phone: String?, email: String?) async throws -> LeadDuplicate? {
-        try await Bitrix24LeadWriter.findByComm(client, phone: phone, email: email, entities: ["CONTACT"])
+        try await Bitrix24Records.findByComm(client, phone: phone, email: email, entities: ["CONTACT"])
     }
 
-    public func create(_ values: [String: JSONValue], correlation: String, contactID: String?) async throws -> String {
+    public func create(_ values: [String: JSONValue], correlation: String, contactID: String?, triedBefore: Bool) async throws -> String {
         var contact = contactID
-        if contact == nil { contact = try await find("contact", correlation: correlation) }
+        // A contact made by an attempt whose deal never came is taken, not made again.
+        if contact == nil, triedBefore { contact = try await Bitrix24Records.find(client, entity: "contact", correlation: correlation) }
         if contact == nil {
-            var fields = Bitrix24LeadWriter.fields(values.filter { Self.contactKeys.contains($0.key) })
-            fields.merge(Bitrix24LeadWriter.correlationFields(correlation)) { $1 }
-            contact = try await Bitrix24LeadWriter.id(of: client.call("crm.contact.add", ["fields": .object(fields)]), method: "crm.contact.add")
+            var fields = Bitrix24Records.fields(values.filter { Self.contactKeys.contains($0.key) })
+            fields.merge(Bitrix24Records.correlationFields(correlation)) { $1 }
+            contact = try await Bitrix24Records.add(client, entity: "contact", fields)
         }
         var fields = Self.dealFields(values)
-        fields.merge(Bitrix24LeadWriter.correlationFields(correlation)) { $1 }
+        fields.merge(Bitrix24Records.correlationFields(correlation)) { $1 }
         fields["CATEGORY_ID"] = .string(String(category))
         if let contact { fields["CONTACT_ID"] = .string(contact) }
-        return try await Bitrix24LeadWriter.id(of: client.call("crm.deal.add", ["fields": .object(fields)]), method: "crm.deal.add")
+        return try await Bitrix24Records.add(client, entity: "deal", fields)
     }
 
     public func update(leadID: String, _ values: [String: JSONValue], correlation: String?) async throws {
         let person = values.filter { Self.contactKeys.contains($0.key) }
         var deal = Self.dealFields(values)
-        if let correlation { deal.merge(Bitrix24LeadWriter.correlationFields(correlation)) { $1 } }
+        if let correlation { deal.merge(Bitrix24Records.correlationFields(correlation)) { $1 } }
         if !person.isEmpty {
             let current = try await client.call("crm.deal.get", ["id": .string(leadID)]).result.objectValue ?? [:]
-            if let contact = current["CONTACT_ID"].flatMap(Bitrix24LeadWriter.text), contact != "0" {
-                try await Bitrix24LeadWriter.write(client, entity: "contact", id: contact, Bitrix24LeadWriter.fields(person))
+            if let contact = current["CONTACT_ID"]?.scalarText, contact != "0" {
+                try await Bitrix24Records.update(client, entity: "contact", id: contact, Bitrix24Records.fields(person))
             } else {
                 // The deal lost its contact in the portal: give it one again.
-                var fields = Bitrix24LeadWriter.fields(person)
-                if let correlation { fields.merge(Bitrix24LeadWriter.correlationFields(correlation)) { $1 } }
-                let id = try await Bitrix24LeadWriter.id(of: client.call("crm.contact.add", ["fields": .object(fields)]), method: "crm.contact.add")
-                deal["CONTACT_ID"] = .string(id)
+                var fields = Bitrix24Records.fields(person)
+                if let correlation { fields.merge(Bitrix24Records.correlationFields(correlation)) { $1 } }
+                deal["CONTACT_ID"] = .string(try await Bitrix24Records.add(client, entity: "contact", fields))
             }
         }
         guard !deal.isEmpty else { return }
@@ -65,15 +66,7 @@ public struct Bitrix24DealWriter: LeadWriter {
 
     /// The pipeline's stages (`DEAL_STAGE` for pipeline 0, `DEAL_STAGE_<n>` for the others).
     public func statuses() async throws -> [String: String] {
-        try await Bitrix24LeadWriter.statusList(client, entityID: category == 0 ? "DEAL_STAGE" : "DEAL_STAGE_\(category)")
-    }
-
-    /// The record of `entity` carrying our correlation key.
-    private func find(_ entity: String, correlation: String) async throws -> String? {
-        let answer = try await client.call(
-            "crm.\(entity).list",
-            ["filter": .object(Bitrix24LeadWriter.correlationFields(correlation)), "select": ["ID"], "order": ["ID": "ASC"]])
-        return answer.result.arrayValue?.first?.objectValue?["ID"].flatMap(Bitrix24LeadWriter.text)
+        try await Bitrix24Records.statusList(client, entityID: category == 0 ? "DEAL_STAGE" : "DEAL_STAGE_\(category)")
     }
 
     /// Our neutral keys → deal fields: the person's stage is the deal's `STAGE_ID`; contact keys are left out.

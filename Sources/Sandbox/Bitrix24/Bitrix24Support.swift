@@ -97,12 +97,8 @@ enum B24 {
 
     /// A value as Bitrix24 prints a scalar: strings stay, numbers without a needless fraction, flags `Y`/`N`.
     static func text(_ value: JSONValue?) -> String? {
-        switch value {
-        case .string(let s): s
-        case .number(let n): n.rounded() == n && abs(n) < 1e15 ? String(Int(n)) : String(n)
-        case .bool(let b): b ? "Y" : "N"
-        default: nil
-        }
+        if case .bool(let flag)? = value { return flag ? "Y" : "N" }
+        return value?.scalarText
     }
 
     /// Digits of a phone number, the leading 8 of a Russian number read as 7.

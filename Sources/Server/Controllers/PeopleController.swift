@@ -1,5 +1,4 @@
 import Foundation
-import Bitrix24
 import HTTPTypes
 import Hummingbird
 import People
@@ -290,8 +289,7 @@ struct PersonView: Encodable {
         fields = person.fields
         version = person.version
         crm = CRM(
-            kind: person.crm.kind, entity: person.crm.leadID == nil ? nil : (person.crm.kind == Bitrix24DealWriter.kind ? "deal" : "lead"),
-            leadID: person.crm.leadID, status: person.crm.status.rawValue, reason: person.crm.reason,
+            kind: person.crm.kind, entity: person.crm.entity, leadID: person.crm.leadID, status: person.crm.status.rawValue, reason: person.crm.reason,
             attempts: person.crm.attempts, lastAttemptAt: person.crm.lastAttemptAt)
         createdAt = person.createdAt
         updatedAt = person.updatedAt

@@ -36,10 +36,12 @@ public struct PersonRepository: Sendable {
         }
     }
 
+    /// Inserts a new person. A taken `external_id` is a 409 naming it; an idempotency key another request
+    /// has just used is a 409 naming `Idempotency-Key` (the caller then answers like a repeat).
     public func insert(tenantID: String, _ new: NewPerson, crmKind: String) async throws -> Person {
         let now = Date.storageNow
         let id = Identifiers.newID()
-        do {
+        let inserted = try await mapUniqueViolation(field: "external_id", message: "a person with external_id '\(new.externalID ?? "")' already exists") {
             try await runner.run { sql in
                 try await sql.raw(
                     """
@@ -48,11 +50,14 @@ public struct PersonRepository: Sendable {
                     VALUES (\(bind: id), \(bind: tenantID), \(bind: new.externalID), \(bind: new.fullName), \(bind: new.phone),
                         \(bind: new.email), \(bind: new.stage), \(bind: JSONValue.object(new.fields).jsonText), 1, \(bind: crmKind),
                         'pending', \(bind: new.idempotencyKey), \(bind: new.requestHash), \(bind: now), \(bind: now))
+                    ON CONFLICT (tenant_id, idempotency_key) DO NOTHING
+                    RETURNING id
                     """
-                ).run()
+                ).first() != nil
             }
-        } catch where Database.isUniqueViolation(error) {
-            throw SwitchboardError.conflict("a person with external_id '\(new.externalID ?? "")' already exists", field: "external_id")
+        }
+        guard inserted else {
+            throw SwitchboardError.conflict("Idempotency-Key '\(new.idempotencyKey ?? "")' was just used by another request", field: "Idempotency-Key")
         }
         guard let person = try await find(tenantID: tenantID, id: id) else { throw SwitchboardError.notFound("person") }
         return person
@@ -100,7 +105,7 @@ public struct PersonRepository: Sendable {
     /// Saves the app-side fields of `person` as a new version: the CRM must catch up (pending, attempts reset).
     public func saveChange(_ person: Person) async throws -> Person {
         let now = Date.storageNow
-        do {
+        try await mapUniqueViolation(field: "external_id", message: "a person with external_id '\(person.externalID ?? "")' already exists") {
             try await runner.run { sql in
                 try await sql.raw(
                     """
@@ -112,8 +117,6 @@ public struct PersonRepository: Sendable {
                     """
                 ).run()
             }
-        } catch where Database.isUniqueViolation(error) {
-            throw SwitchboardError.conflict("a person with external_id '\(person.externalID ?? "")' already exists", field: "external_id")
         }
         guard let saved = try await find(tenantID: person.tenantID, id: person.id) else { throw SwitchboardError.notFound("person") }
         return saved
@@ -123,16 +126,22 @@ public struct PersonRepository: Sendable {
 
     /// Takes the right to write this person to the CRM until `until` (one writer per person: creates never race).
     public func acquireLease(tenantID: String, id: String, until: Date) async throws -> Bool {
+        try await !acquireLeases(tenantID: tenantID, ids: [id], until: until).isEmpty
+    }
+
+    /// Takes those of `ids` whose lease is free, in one statement; returns the ids taken.
+    public func acquireLeases(tenantID: String, ids: [String], until: Date) async throws -> [String] {
+        guard !ids.isEmpty else { return [] }
         let now = Date.storageNow
         return try await runner.run { sql in
             try await sql.raw(
                 """
                 UPDATE people SET lease_until = \(bind: until)
-                WHERE tenant_id = \(bind: tenantID) AND id = \(bind: id) AND (lease_until IS NULL OR lease_until < \(bind: now))
+                WHERE tenant_id = \(bind: tenantID) AND id IN (\(binds: ids)) AND (lease_until IS NULL OR lease_until < \(bind: now))
                 RETURNING id
                 """
-            ).first() != nil
-        }
+            ).all()
+        }.map { try $0.decode(column: "id", as: String.self) }
     }
 
     /// How many of the tenant's people the CRM has caught up with.

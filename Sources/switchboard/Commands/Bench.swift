@@ -98,9 +98,7 @@ struct BenchJobs: AsyncParsableCommand {
         }
         latencies.sort()
         func percentile(_ p: Double) -> String {
-            guard !latencies.isEmpty else { return "-" }
-            let value = latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))]
-            return String(format: "%.2f ms", Double(value.wholeMicroseconds) / 1000)
+            latencies.isEmpty ? "-" : String(format: "%.2f ms", latencies.percentileMilliseconds(p))
         }
         func rate(_ duration: Duration) -> String {
             String(format: "%.0f/s", Double(jobs) / max(Double(duration.wholeMicroseconds) / 1e6, 1e-9))
@@ -113,5 +111,13 @@ struct BenchJobs: AsyncParsableCommand {
         try await database.run { sql in
             try await sql.raw("SELECT COUNT(*) AS n FROM jobs WHERE state = 'succeeded'").first()?.decode(column: "n", as: Int.self) ?? 0
         }
+    }
+}
+
+extension Array where Element == Duration {
+    /// The `p` quantile (0…1) of these latencies, sorted ascending, in milliseconds; NaN when empty.
+    func percentileMilliseconds(_ p: Double) -> Double {
+        guard !isEmpty else { return .nan }
+        return self[Swift.min(count - 1, Int(Double(count) * p))].inSeconds * 1000
     }
 }

@@ -35,10 +35,7 @@ struct BenchIngest: AsyncParsableCommand {
 
         var rate: Double { Double(events) / max(elapsed.inSeconds, 1e-9) }
 
-        func percentile(_ p: Double) -> Double {
-            guard !latencies.isEmpty else { return .nan }
-            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))].inSeconds * 1000
-        }
+        func percentile(_ p: Double) -> Double { latencies.percentileMilliseconds(p) }
 
         var summary: String {
             String(format: "%7.0f events/s   ack p50 %6.2f ms   p99 %6.2f ms   failures %d", rate, percentile(0.5), percentile(0.99), failures)

@@ -120,10 +120,7 @@ struct BenchPeople: AsyncParsableCommand {
     struct Load {
         var latencies: [Duration]
         var failures: Int
-        func percentile(_ p: Double) -> Double {
-            guard !latencies.isEmpty else { return .nan }
-            return latencies[min(latencies.count - 1, Int(Double(latencies.count) * p))].inSeconds * 1000
-        }
+        func percentile(_ p: Double) -> Double { latencies.percentileMilliseconds(p) }
     }
 
     /// POSTs `people` creates over `concurrency` connections, each with its own phone.
