@@ -31,10 +31,13 @@ struct PeopleController {
 
     static let personKeys: Set<String> = ["full_name", "phone", "email", "stage", "external_id", "fields"]
 
-    /// Reads the person's fields from `body` on top of `base` (a PATCH leaves out what it does not change).
-    private func input(_ body: [String: JSONValue], base: PeopleChanges.Input?, tenant: Tenant, settings: PeopleSettings) throws -> PeopleChanges.Input {
-        if let unknown = body.keys.sorted().first(where: { !Self.personKeys.contains($0) }) {
-            throw SwitchboardError.invalid(unknown, "unknown field '\(unknown)'; expected \(Self.personKeys.sorted().joined(separator: ", "))")
+    /// Reads the person's fields from `body` on top of `base` (a PATCH leaves out what it does not change);
+    /// a key outside `allowed` is a 400 naming it.
+    private func input(
+        _ body: [String: JSONValue], base: PeopleChanges.Input?, tenant: Tenant, settings: PeopleSettings, allowed: Set<String> = personKeys
+    ) throws -> PeopleChanges.Input {
+        if let unknown = body.keys.sorted().first(where: { !allowed.contains($0) }) {
+            throw SwitchboardError.invalid(unknown, "unknown field '\(unknown)'; expected \(allowed.sorted().joined(separator: ", "))")
         }
         var input = base ?? .init(externalID: nil, fullName: "", phone: nil, email: nil, stage: "", fields: [:])
         if let value = body["full_name"] {
@@ -113,10 +116,6 @@ struct PeopleController {
         return response
     }
 
-    private func base(_ person: Person) -> PeopleChanges.Input {
-        .init(externalID: person.externalID, fullName: person.fullName, phone: person.phone, email: person.email, stage: person.stage, fields: person.fields)
-    }
-
     @Sendable func update(_ request: Request, context: AppRequestContext) async throws -> Response {
         try await change(request, context: context, event: "updated", allowed: Self.personKeys)
     }
@@ -129,20 +128,11 @@ struct PeopleController {
         let tenant = try context.requireTenant()
         let id = try context.parameters.require("id")
         let body = try await object(request)
-        if let unknown = body.keys.sorted().first(where: { !allowed.contains($0) }) {
-            throw SwitchboardError.invalid(unknown, "unknown field '\(unknown)'; expected \(allowed.sorted().joined(separator: ", "))")
-        }
         if event == "moved", body["stage"] == nil { throw SwitchboardError.invalid("stage", "stage is required", code: "missing_field") }
         let (settings, _) = try await services.stores.peopleSettings.load(tenantID: tenant.id)
         // The body applies to the person as locked by the change, so a concurrent change is not undone.
         let saved = try await changes.change(tenantID: tenant.id, key: id, event: event) { [self] person in
-            let input = try input(body, base: base(person), tenant: tenant, settings: settings)
-            person.externalID = input.externalID
-            person.fullName = input.fullName
-            person.phone = input.phone
-            person.email = input.email
-            person.stage = input.stage
-            person.fields = input.fields
+            try input(body, base: PeopleChanges.Input(person), tenant: tenant, settings: settings, allowed: allowed).apply(to: &person)
         }
         return try JSONResponse.make(PersonView(saved))
     }

@@ -29,9 +29,10 @@ public struct ExternalMirror: Sendable, Equatable {
         self.schema = schema
     }
 
+    /// A plain identifier in lower case that starts with a letter (needs no quoting anywhere).
     static func isSchemaName(_ name: String) -> Bool {
-        guard let first = name.utf8.first, (0x61...0x7A).contains(first), name.utf8.count <= 63 else { return false }
-        return name.utf8.allSatisfy { $0 == UInt8(ascii: "_") || (0x30...0x39).contains($0) || (0x61...0x7A).contains($0) }
+        guard let first = name.utf8.first, (0x61...0x7A).contains(first) else { return false }
+        return Transaction.isPlainIdentifier(name) && !name.utf8.contains { (0x41...0x5A).contains($0) }
     }
 
     /// Names this mirror without credentials, so sync checkpoints can tell which mirror they belong to.

@@ -34,6 +34,23 @@ public struct PersonRepository: Sendable {
             self.idempotencyKey = idempotencyKey
             self.requestHash = requestHash
         }
+
+        /// The app-side fields of an existing person (what a PATCH starts from).
+        public init(_ person: Person) {
+            self.init(
+                externalID: person.externalID, fullName: person.fullName, phone: person.phone, email: person.email, stage: person.stage,
+                fields: person.fields)
+        }
+
+        /// Writes these app-side fields onto `person`.
+        public func apply(to person: inout Person) {
+            person.externalID = externalID
+            person.fullName = fullName
+            person.phone = phone
+            person.email = email
+            person.stage = stage
+            person.fields = fields
+        }
     }
 
     /// Inserts a new person. A taken `external_id` is a 409 naming it; an idempotency key another request
