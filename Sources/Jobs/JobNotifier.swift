@@ -14,9 +14,11 @@ public actor JobNotifier {
 }
 
 /// A wake-up: `signal()` releases every waiter, or, with none waiting, makes the next wait return at once.
+/// A cancelled waiter returns at once too (a stopping worker must not wait for a signal that never comes).
 public actor WakeSignal {
     private var pending = false
-    private var waiters: [CheckedContinuation<Void, Never>] = []
+    private var waiters: [Int: CheckedContinuation<Void, Never>] = [:]
+    private var nextWaiter = 0
 
     public init() {}
 
@@ -24,7 +26,7 @@ public actor WakeSignal {
         if waiters.isEmpty {
             pending = true
         } else {
-            let released = waiters
+            let released = waiters.values
             waiters.removeAll()
             released.forEach { $0.resume() }
         }
@@ -35,7 +37,19 @@ public actor WakeSignal {
             pending = false
             return
         }
-        await withCheckedContinuation { waiters.append($0) }
+        let id = nextWaiter
+        nextWaiter += 1
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                if Task.isCancelled { continuation.resume() } else { waiters[id] = continuation }
+            }
+        } onCancel: {
+            Task { await self.release(id) }
+        }
+    }
+
+    private func release(_ id: Int) {
+        waiters.removeValue(forKey: id)?.resume()
     }
 
     /// Waits for a signal or `timeout`, whichever comes first.

@@ -92,7 +92,8 @@ public struct JobScheduler: Service {
                 do {
                     try await fireDue()
                 } catch {
-                    logger.warning("scheduler tick failed", metadata: ["error": "\(error)"])
+                    // Cancelled: the process is stopping, not failing.
+                    if !Task.isCancelled { logger.warning("scheduler tick failed", metadata: ["error": "\(error)"]) }
                 }
                 try? await Task.sleep(for: tick)
             }

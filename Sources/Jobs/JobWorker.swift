@@ -78,7 +78,8 @@ public struct JobWorker: Service {
                     claimed = try await queue.claim(
                         owner: id, limit: free, lease: configuration.lease, perTenant: configuration.perTenant)
                 } catch {
-                    logger.error("claim failed; retrying after the poll interval", metadata: ["error": "\(error)"])
+                    // Cancelled: the process is stopping, not failing.
+                    if !Task.isCancelled { logger.error("claim failed; retrying after the poll interval", metadata: ["error": "\(error)"]) }
                 }
             }
             for job in claimed {

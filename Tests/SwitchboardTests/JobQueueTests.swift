@@ -289,4 +289,25 @@ struct WakeSignalTests {
         await signal.wait(timeout: .seconds(5))
         #expect(ContinuousClock.now - started < .seconds(1))
     }
+
+    @Test("a cancelled wait returns at once, with or without a timeout (a stopping worker never hangs on it)", .timeLimit(.minutes(1)))
+    func cancelledWait() async throws {
+        let signal = WakeSignal()
+        for timeout in [Duration?.none, .seconds(30)] {
+            let started = ContinuousClock.now
+            let waiter = Task {
+                if let timeout { await signal.wait(timeout: timeout) } else { await signal.wait() }
+            }
+            try await Task.sleep(for: .milliseconds(50))
+            waiter.cancel()
+            await waiter.value
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+        // Cancelled tasks start waiting already cancelled, too.
+        let late = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            await signal.wait(timeout: .seconds(30))
+        }
+        await late.value
+    }
 }

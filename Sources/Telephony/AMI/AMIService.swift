@@ -122,7 +122,8 @@ public struct AMIService: Service {
                 do {
                     desired = try await desiredConnections()
                 } catch {
-                    logger.warning("could not read the PBX integrations; keeping the current connections", metadata: ["error": "\(error)"])
+                    // Cancelled: the process is stopping, not failing.
+                    if !Task.isCancelled { logger.warning("could not read the PBX integrations; keeping the current connections", metadata: ["error": "\(error)"]) }
                 }
                 if let desired {
                     for (tenantID, entry) in running where desired[tenantID]?.settings != entry.settings {
