@@ -93,10 +93,13 @@ let package = Package(
             path: "Sources/Connectors/Bitrix24",
             swiftSettings: swiftSettings
         ),
-        // amoCRM / Kommo (API v4): webhook parsing (the real form-encoded v2 vocabulary, seed 004's JSON).
+        // amoCRM / Kommo (API v4): client (HAL pages, 204, problem+json), webhook parsing (the real form-encoded v2 vocabulary, seed 004's JSON).
         .target(
             name: "AmoCRM",
-            dependencies: ["SwitchboardCore"],
+            dependencies: [
+                "SwitchboardCore",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
             path: "Sources/Connectors/AmoCRM",
             swiftSettings: swiftSettings
         ),
@@ -150,6 +153,7 @@ let package = Package(
                 "SwitchboardCore",
                 "RetailCRM",
                 "Bitrix24",
+                "AmoCRM",
                 "Asterisk",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

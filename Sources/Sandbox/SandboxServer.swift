@@ -69,6 +69,35 @@ public enum SandboxServer {
         return router
     }
 
+    /// The router that forwards every request to the amoCRM emulator (answers keep its content types:
+    /// `application/hal+json`, `application/problem+json`, a 204 with no body, a 429 in HTML).
+    public static func router(amoCRM emulator: AmoCRMEmulator) -> Router<BasicRequestContext> {
+        let router = Router()
+        let handler: @Sendable (Request, BasicRequestContext) async throws -> Response = { request, _ in
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let query = (try? FormURLEncoding.decode(request.uri.query ?? "")) ?? []
+            let answer = await emulator.handle(method: request.method.rawValue, path: request.uri.path, query: query, headers: headers)
+            guard answer.status != 204 else { return Response(status: .noContent) }
+            return Response(
+                status: .init(code: answer.status), headers: [.contentType: answer.contentType],
+                body: .init(byteBuffer: ByteBuffer(string: answer.body)))
+        }
+        router.get("**", use: handler)
+        router.post("**", use: handler)
+        router.patch("**", use: handler)
+        return router
+    }
+
+    /// Runs the amoCRM emulator on `127.0.0.1` while `body` runs; `body` gets its base URL (the account's
+    /// `https://{subdomain}.amocrm.ru` in real life).
+    public static func withAmoCRM<R: Sendable>(_ emulator: AmoCRMEmulator, port: Int = 0, _ body: @Sendable (String) async throws -> R) async throws -> R {
+        try await runOnLoopback(router: router(amoCRM: emulator), serverName: "amoCRM-Sandbox", port: port) { base in
+            await emulator.setBaseURL(base)
+            return try await body(base)
+        }
+    }
+
     /// Runs the Bitrix24 emulator on `127.0.0.1` while `body` runs; `body` gets the server root
     /// (`http://127.0.0.1:<port>`): the incoming webhook is `\(base)/rest/1/<webhookCode>/`, OAuth tokens at
     /// `\(base)/oauth/token/`, app calls at `\(base)/rest/<method>?auth=…`.

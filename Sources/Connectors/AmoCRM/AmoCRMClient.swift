@@ -1,0 +1,152 @@
+import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+import SwitchboardCore
+
+/// An error amoCRM answered with: `application/problem+json` (`title`, `detail`, `status`, and for 400 the
+/// `validation-errors` with each field's `path`), a 429 with a body that is not JSON, or no answer at all.
+public struct AmoCRMError: JobFailureConvertible, Sendable, Equatable, CustomStringConvertible {
+    /// The HTTP status; 0 when no answer came.
+    public var status: Int
+    public var title: String
+    public var detail: String
+    /// `(path, code, detail)` per invalid field of a 400, e.g. `custom_fields_values.0.field_id`.
+    public var fields: [Field]
+
+    public struct Field: Sendable, Equatable {
+        public var path: String
+        public var code: String
+        public var detail: String
+    }
+
+    public init(status: Int, title: String, detail: String, fields: [Field]) {
+        self.status = status
+        self.title = title
+        self.detail = detail
+        self.fields = fields
+    }
+
+    /// What amoCRM said: title, detail and each invalid field.
+    public var summary: String {
+        var text = [title, detail].filter { !$0.isEmpty }.joined(separator: ": ")
+        if !fields.isEmpty { text += " (" + fields.map { "\($0.path): \($0.detail)" }.joined(separator: "; ") + ")" }
+        return text
+    }
+
+    public var description: String { "HTTP \(status)" + (summary.isEmpty ? "" : " \(summary)") }
+
+    /// 429 (over 7 requests/s), 5xx and no answer are worth repeating; 401 means the token must be renewed
+    /// (the caller does that); other 4xx are the request's fault.
+    public var jobFailure: JobFailure {
+        status == 0 ? .retryable("amoCRM: \(summary)") : JobFailure.http(status: status, message: "amoCRM \(summary)")
+    }
+
+    static func from(status: Int, body: Data) -> AmoCRMError {
+        guard let object = JSONValue(jsonText: String(decoding: body, as: UTF8.self))?.objectValue else {
+            // amoCRM's 429 (and its proxies' 5xx) carry no JSON.
+            return AmoCRMError(status: status, title: status == 429 ? "Too Many Requests" : "", detail: "", fields: [])
+        }
+        var fields: [Field] = []
+        for group in object["validation-errors"]?.arrayValue ?? [] {
+            for error in group.objectValue?["errors"]?.arrayValue ?? [] {
+                let item = error.objectValue ?? [:]
+                fields.append(Field(path: item["path"]?.scalarText ?? "", code: item["code"]?.scalarText ?? "", detail: item["detail"]?.scalarText ?? ""))
+            }
+        }
+        return AmoCRMError(
+            status: status, title: object["title"]?.scalarText ?? "", detail: object["detail"]?.scalarText ?? object["hint"]?.scalarText ?? "",
+            fields: fields)
+    }
+}
+
+/// amoCRM / Kommo API v4 client: bearer token, HAL lists paged by `_links.next` (an empty page is a
+/// **204 with no body**), `limit` up to 250, problem+json errors parsed. The base URL is the account's
+/// (`https://{subdomain}.amocrm.ru` or `.kommo.com`) and comes from configuration.
+public struct AmoCRMClient: Sendable {
+    public let baseURL: String
+    let token: @Sendable () async throws -> String
+    let httpClient: HTTPClient
+    let timeout: Duration
+    let beforeRequest: @Sendable () async throws -> Void
+
+    /// The most records one page may hold.
+    public static let maxPageSize = 250
+
+    /// - Parameters:
+    ///   - token: the access token (an OAuth token renewed by its keeper, or a long-lived token).
+    ///   - beforeRequest: awaited before every request (the account's 7 requests/s limit, its breaker).
+    public init(
+        baseURL: String, httpClient: HTTPClient = .shared, timeout: Duration = .seconds(30),
+        token: @escaping @Sendable () async throws -> String, beforeRequest: @escaping @Sendable () async throws -> Void = {}
+    ) {
+        self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
+        self.httpClient = httpClient
+        self.timeout = timeout
+        self.token = token
+        self.beforeRequest = beforeRequest
+    }
+
+    /// GET of one resource; nil when amoCRM answers 204 (nothing there).
+    public func get(_ path: String, query: [(String, String)] = []) async throws -> [String: JSONValue]? {
+        let url = baseURL + path + (query.isEmpty ? "" : "?" + FormURLEncoding.encode(query))
+        return try await send(url: url, method: .GET, body: nil)
+    }
+
+    /// POST or PATCH of a JSON body (amoCRM takes arrays of records for batch writes).
+    public func send(_ method: HTTPMethod, _ path: String, body: JSONValue) async throws -> [String: JSONValue]? {
+        try await send(url: baseURL + path, method: method, body: body)
+    }
+
+    /// Reads every page of a list (`/api/v4/leads`, records under `_embedded.<embedded>`), `limit` records at
+    /// a time, calling `page` with each; follows `_links.next` until there is none or a page is empty (204).
+    /// A `next` link to another host is not followed: the token must not leave the account.
+    public func pages(
+        _ path: String, embedded: String, query: [(String, String)] = [], limit: Int = maxPageSize,
+        _ page: ([JSONValue]) async throws -> Void
+    ) async throws {
+        var url: String? = baseURL + path + "?" + FormURLEncoding.encode(query + [("limit", String(min(max(limit, 1), Self.maxPageSize))), ("page", "1")])
+        while let current = url {
+            guard let object = try await send(url: current, method: .GET, body: nil) else { return }
+            let records = object["_embedded"]?.objectValue?[embedded]?.arrayValue ?? []
+            if records.isEmpty { return }
+            try await page(records)
+            url = try nextURL(object)
+        }
+    }
+
+    func nextURL(_ object: [String: JSONValue]) throws -> String? {
+        guard let href = object["_links"]?.objectValue?["next"]?.objectValue?["href"]?.stringValue else { return nil }
+        guard let next = URL(string: href), let base = URL(string: baseURL), next.host == base.host, next.port == base.port else {
+            throw AmoCRMError(status: 502, title: "Bad Gateway", detail: "amoCRM's next page points to another host (\(URL(string: href)?.host ?? href))", fields: [])
+        }
+        return href
+    }
+
+    private func send(url: String, method: HTTPMethod, body: JSONValue?) async throws -> [String: JSONValue]? {
+        var request = HTTPClientRequest(url: url)
+        request.method = method
+        request.headers.add(name: "Authorization", value: "Bearer \(try await token())")
+        request.headers.add(name: "Accept", value: "application/hal+json, application/json")
+        if let body {
+            request.headers.add(name: "Content-Type", value: "application/json")
+            request.body = .bytes(ByteBuffer(string: body.jsonText))
+        }
+        try await beforeRequest()
+        let status: Int
+        let data: Data
+        do {
+            let response = try await httpClient.execute(request, timeout: TimeAmount(timeout))
+            status = Int(response.status.code)
+            data = Data(try await response.body.collect(upTo: 32 << 20).readableBytesView)
+        } catch {
+            throw AmoCRMError(status: 0, title: "", detail: "no answer from amoCRM: \(error)", fields: [])
+        }
+        if status == 204 { return nil }
+        guard (200..<300).contains(status) else { throw AmoCRMError.from(status: status, body: data) }
+        guard let object = JSONValue(jsonText: String(decoding: data, as: UTF8.self))?.objectValue else {
+            throw AmoCRMError(status: status, title: "", detail: "HTTP \(status) with a body that is not a JSON object", fields: [])
+        }
+        return object
+    }
+}
