@@ -223,10 +223,10 @@ struct JobWakeupTests {
                 try await Task.sleep(for: .milliseconds(500))  // the worker is now waiting out its 30 s poll
                 let id = try await producer.enqueue(.init(kind: "ping")).job.id
                 let started = ContinuousClock.now
-                while ContinuousClock.now - started < .seconds(10), try await producer.find(id: id)?.state != .succeeded {
+                while ContinuousClock.now - started < .seconds(25), try await producer.find(id: id)?.state != .succeeded {
                     try await Task.sleep(for: .milliseconds(20))
                 }
-                #expect(ContinuousClock.now - started < .seconds(5), "only NOTIFY can wake the worker before its 30 s poll")
+                #expect(ContinuousClock.now - started < .seconds(20), "only NOTIFY can wake the worker before its 30 s poll")
                 await group.triggerGracefulShutdown()
                 try await tasks.waitForAll()
             }
@@ -284,16 +284,17 @@ struct WakeSignalTests {
             #expect(ContinuousClock.now - started >= .milliseconds(150))
         }
         // A signal with nobody waiting still wakes the next wait at once.
+        // Thresholds sit far from the timeout: on 2 busy cores a test can wait seconds for a thread.
         await signal.signal()
         let started = ContinuousClock.now
-        await signal.wait(timeout: .seconds(5))
-        #expect(ContinuousClock.now - started < .seconds(1))
+        await signal.wait(timeout: .seconds(60))
+        #expect(ContinuousClock.now - started < .seconds(30))
     }
 
-    @Test("a cancelled wait returns at once, with or without a timeout (a stopping worker never hangs on it)", .timeLimit(.minutes(1)))
+    @Test("a cancelled wait returns at once, with or without a timeout (a stopping worker never hangs on it)", .timeLimit(.minutes(2)))
     func cancelledWait() async throws {
         let signal = WakeSignal()
-        for timeout in [Duration?.none, .seconds(30)] {
+        for timeout in [Duration?.none, .seconds(60)] {
             let started = ContinuousClock.now
             let waiter = Task {
                 if let timeout { await signal.wait(timeout: timeout) } else { await signal.wait() }
@@ -301,7 +302,8 @@ struct WakeSignalTests {
             try await Task.sleep(for: .milliseconds(50))
             waiter.cancel()
             await waiter.value
-            #expect(ContinuousClock.now - started < .seconds(5))
+            // Far below the 60 s timeout: a starved CI pool may delay the wake-up by seconds, a missed cancellation by the whole timeout.
+            #expect(ContinuousClock.now - started < .seconds(30))
         }
         // Cancelled tasks start waiting already cancelled, too.
         let late = Task {

@@ -53,13 +53,14 @@ struct RoutingTests {
             let answer = try JSONDecoder().decode(
                 RetailCRMResponsibleManager.self, from: Data(#"{"manager":{"id":7,"firstName":"Ева","code":"555"},"customer":{"id":1}}"#.utf8))
             let router = ResponsibleManagerRouter(stores: world.services.stores) { _, _ in
-                try await Task.sleep(for: .seconds(3))
+                try await Task.sleep(for: .seconds(6))
                 return answer
             }
             let started = ContinuousClock.now
             let late = await router.route(integration, phone: "+79161234567", budget: .milliseconds(100))
             #expect(late.extensionNumber == nil && late.reason == "timeout")
-            #expect(ContinuousClock.now - started < .milliseconds(1500), "the caller does not wait for the 3 s CRM")
+            // Generous against a starved 2-core CI pool, still well short of the 6 s CRM.
+            #expect(ContinuousClock.now - started < .seconds(4), "the caller does not wait for the 6 s CRM")
             #expect(try await AMIClientTests.eventually {
                 await router.route(integration, phone: "+79161234567", budget: .milliseconds(50)).source == "cache"
             })
