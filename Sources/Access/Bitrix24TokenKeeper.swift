@@ -62,7 +62,7 @@ public actor Bitrix24TokenKeeper {
         if let running = refreshing[tenantID] { return try await running.value.0 }
         let (database, secrets, httpClient) = (database, secrets, httpClient)
         let task = Task<(String, Date, Bool), any Error> {
-            try await Self.locked(tenantID, database: database) { runner in
+            try await TenantRefreshLock.run("bitrix24-oauth", tenantID: tenantID, database: database) { runner in
                 let stores = IntegrationRepository(runner, secrets: secrets)
                 guard let integration = try await stores.find(tenantID: tenantID, kind: .bitrix24) else {
                     throw JobFailure.permanent("the tenant has no bitrix24 integration")
@@ -120,24 +120,6 @@ public actor Bitrix24TokenKeeper {
         var changed: [String: String?] = ["access_token": tokens.accessToken, "refresh_token": tokens.refreshToken]
         if let applicationToken, !applicationToken.isEmpty { changed["application_token"] = applicationToken }
         return try await repository.save(tenantID: tenantID, kind: .bitrix24, change: .init(settings: settings, secrets: changed))
-    }
-
-    /// Runs `body` holding the tenant's refresh lock: on PostgreSQL in a transaction with an advisory lock
-    /// (every process), on SQLite directly (one process; the actor already serialises).
-    private static func locked<R: Sendable>(
-        _ tenantID: String, database: Database, _ body: @escaping @Sendable (any SQLRunner) async throws -> R
-    ) async throws -> R {
-        switch database.backend {
-        case .postgres:
-            return try await database.transaction { tx in
-                try await tx.run { sql in
-                    try await sql.raw("SELECT pg_advisory_xact_lock(hashtextextended(\(bind: "bitrix24-oauth:" + tenantID), 0))").run()
-                }
-                return try await body(tx)
-            }
-        case .sqlite:
-            return try await body(database)
-        }
     }
 }
 

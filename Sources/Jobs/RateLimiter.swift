@@ -13,8 +13,9 @@ public struct RateLimit: Sendable, Equatable {
 
     /// Bitrix24: leaky bucket, 2 requests/s with a burst of 50 (docs/crm-apis.md §1).
     public static let bitrix24 = RateLimit(rate: 2, burst: 50)
-    /// amoCRM / Kommo: 7 requests/s per account.
-    public static let amocrm = RateLimit(rate: 7, burst: 7)
+    /// amoCRM / Kommo: at most 7 requests in any second per account. A bucket lets `burst + rate` through
+    /// in one second, so 1 + 6 stays within 7 wherever the CRM's second starts.
+    public static let amocrm = RateLimit(rate: 6, burst: 1)
     /// RetailCRM: 10 requests/s per account for the general API.
     public static let retailcrm = RateLimit(rate: 10, burst: 10)
     /// RetailCRM telephony methods: 40 requests/s.

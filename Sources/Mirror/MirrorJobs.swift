@@ -1,4 +1,5 @@
 import Access
+import AmoCRM
 import Bitrix24
 import Foundation
 import Jobs
@@ -9,14 +10,18 @@ import SwitchboardCore
 public struct MirrorSources: Sendable {
     public let stores: Stores
     public let bitrix24: Bitrix24Access
+    public let amoCRM: AmoCRMAccess
 
-    public init(stores: Stores, bitrix24: Bitrix24Access) {
+    public init(stores: Stores, bitrix24: Bitrix24Access, amoCRM: AmoCRMAccess) {
         self.stores = stores
         self.bitrix24 = bitrix24
+        self.amoCRM = amoCRM
     }
 
     /// The CRMs that can be mirrored, with their entities (known without asking the CRM).
-    public static let entities: [String: [MirrorEntity]] = ["bitrix24": Bitrix24MirrorSource.allEntities]
+    public static let entities: [String: [MirrorEntity]] = [
+        "bitrix24": Bitrix24MirrorSource.allEntities, "amocrm": AmoCRMMirrorSource.allEntities,
+    ]
 
     /// The entity `name` of `crm`, or a 400 naming what exists.
     public static func entity(crm: String, name: String) throws -> MirrorEntity {
@@ -40,6 +45,8 @@ public struct MirrorSources: Sendable {
         guard integration.enabled else { throw JobFailure.permanent("the tenant's \(crm) integration is disabled") }
         switch kind {
         case .bitrix24: return Bitrix24MirrorSource(client: try bitrix24.client(integration, event: event))
+        case .amocrm:
+            return AmoCRMMirrorSource(client: try amoCRM.client(integration, event: event), mapping: try AmoCRMAccess.mapping(integration))
         default: throw JobFailure.permanent("'\(crm)' cannot be mirrored")
         }
     }
@@ -50,6 +57,10 @@ public struct MirrorSources: Sendable {
 public struct MirrorJobs: Sendable {
     public static let sync = "mirror.sync"
     public static let apply = "mirror.apply"
+    /// Seed 000's `crm:sync-pipelines`: the pipelines, their stages and the users, read whole, now.
+    public static let syncPipelines = "crm.sync-pipelines"
+    /// The reference lists `crm.sync-pipelines` reads, per CRM.
+    public static let pipelineEntities = ["amocrm": ["pipeline", "status", "user"], "bitrix24": ["category", "status", "user"]]
     /// How often an `auto` run is a full one (which also finds deletions) instead of incremental.
     public static let reconcileInterval: TimeInterval = 86_400
 
@@ -94,7 +105,32 @@ public struct MirrorJobs: Sendable {
         }
     }
 
+    /// A `crm.sync-pipelines` job for the tenant's `crm`.
+    public static func syncPipelinesJob(tenantID: String, crm: String) -> JobQueue.NewJob {
+        JobQueue.NewJob(
+            kind: syncPipelines, tenantID: tenantID, payload: ["integration": .string(crm)], maxAttempts: 5,
+            uniqueKey: "sync-pipelines:\(tenantID):\(crm)")
+    }
+
     public func register(into registry: inout JobRegistry) {
+        registry.register(Self.syncPipelines, policy: RetryPolicy(maxAttempts: 5, backoff: .exponential(base: .seconds(10), cap: .seconds(300))), timeout: .seconds(600)) { context in
+            guard let tenantID = context.job.tenantID, let tenant = try await sources.stores.tenants.find(tenantID) else {
+                throw JobFailure.permanent("crm.sync-pipelines needs an existing tenant")
+            }
+            let crm = context.job.payload.objectValue?["integration"]?.stringValue ?? "amocrm"
+            guard let names = Self.pipelineEntities[crm] else {
+                throw JobFailure.permanent("payload.integration must be one of \(Self.pipelineEntities.keys.sorted().joined(separator: ", ")), got '\(crm)'")
+            }
+            return try await withSync(tenant: tenant, crm: crm, context: context) { sync in
+                var outcomes: [String: JSONValue] = [:]
+                for name in names {
+                    let entity = try MirrorSources.entity(crm: crm, name: name)
+                    let outcome = try await sync.run(entity, mode: .full, jobID: context.job.id)
+                    outcomes[name] = ["rows": .number(Double(outcome.rowsInMirror)), "deleted": .number(Double(outcome.rowsDeleted))]
+                }
+                return .object(outcomes)
+            }
+        }
         registry.register(
             Self.sync, policy: RetryPolicy(maxAttempts: 5, backoff: .exponential(base: .seconds(10), cap: .seconds(600))),
             timeout: .seconds(6 * 3600)

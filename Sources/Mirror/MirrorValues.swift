@@ -48,6 +48,11 @@ public enum MirrorValues {
             }
             return flag.map { backend == .postgres ? ($0 ? "true" : "false") : ($0 ? "1" : "0") }
         case .date:
+            // amoCRM sends date fields as unix seconds at midnight in the account's zone: noon of that day
+            // in UTC is the same calendar day for any zone within ±12 h.
+            if case .number(let seconds) = value, seconds.isFinite {
+                return String(sqliteTimestamp(Date(timeIntervalSince1970: seconds + 43_200), milliseconds: false).prefix(10))
+            }
             guard let text = value.stringValue else { return nil }
             if text.count >= 10, let date = parseDate(text.prefix(10)) { return date }
             // `dd.MM.yyyy`, as some portals render dates.
@@ -55,6 +60,11 @@ public enum MirrorValues {
             if parts.count == 3, parts[2].count == 4 { return parseDate("\(parts[2])-\(parts[1])-\(parts[0])") }
             return nil
         case .datetime:
+            // amoCRM's times are unix seconds; Bitrix24's are ISO-8601 text.
+            if case .number(let seconds) = value, seconds.isFinite, seconds > 0 {
+                let date = Date(timeIntervalSince1970: seconds)
+                return backend == .postgres ? postgresTimestamp(date) : sqliteTimestamp(date, milliseconds: false)
+            }
             guard let text = value.stringValue, let date = parseTimestamp(text) else { return nil }
             return backend == .postgres ? postgresTimestamp(date) : sqliteTimestamp(date, milliseconds: false)
         case .json:

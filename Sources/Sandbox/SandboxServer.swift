@@ -77,7 +77,9 @@ public enum SandboxServer {
             var headers: [String: String] = [:]
             for field in request.headers { headers[field.name.canonicalName] = field.value }
             let query = (try? FormURLEncoding.decode(request.uri.query ?? "")) ?? []
-            let answer = await emulator.handle(method: request.method.rawValue, path: request.uri.path, query: query, headers: headers)
+            let body = try await request.body.collect(upTo: 4 << 20)
+            let answer = await emulator.handle(
+                method: request.method.rawValue, path: request.uri.path, query: query, headers: headers, body: String(buffer: body))
             guard answer.status != 204 else { return Response(status: .noContent) }
             return Response(
                 status: .init(code: answer.status), headers: [.contentType: answer.contentType],

@@ -106,8 +106,9 @@ public protocol MirrorSource: Sendable {
     func page(_ entity: MirrorEntity, afterID: Int64?, modifiedSince: Date?, previousCount: Int) async throws -> CRMPage
     /// These records as they are now; ids the CRM no longer has are missing from the answer.
     func records(_ entity: MirrorEntity, ids: [Int64]) async throws -> [CRMRecord]
-    /// How many records the CRM holds (to check a full sync against).
-    func count(_ entity: MirrorEntity) async throws -> Int
+    /// How many records the CRM holds (to check a full sync against), or nil when the CRM cannot tell
+    /// without reading them all (amoCRM) — the source must then make its full read gap-free by itself.
+    func count(_ entity: MirrorEntity) async throws -> Int?
     /// The values of the record's multi-fields (phones, e-mails…).
     func multiValues(_ record: CRMRecord, fields: [CRMField]) -> [CRMMultiValue]
 }

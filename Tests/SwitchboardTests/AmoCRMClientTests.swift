@@ -11,7 +11,7 @@ import Testing
 @Suite("amoCRM client and emulator")
 struct AmoCRMClientTests {
     static func client(_ base: String, token: String = "sandbox-amocrm-token") -> AmoCRMClient {
-        AmoCRMClient(baseURL: base, token: { token })
+        AmoCRMClient(baseURL: base, token: token)
     }
 
     @Test("lists page by _links.next, 250 at a time, until there is no next; an empty result is a 204 and reads as no pages")

@@ -60,31 +60,71 @@ public struct AmoCRMError: JobFailureConvertible, Sendable, Equatable, CustomStr
     }
 }
 
-/// amoCRM / Kommo API v4 client: bearer token, HAL lists paged by `_links.next` (an empty page is a
-/// **204 with no body**), `limit` up to 250, problem+json errors parsed. The base URL is the account's
-/// (`https://{subdomain}.amocrm.ru` or `.kommo.com`) and comes from configuration.
+/// One request to amoCRM and its answer, for the integration log (the caller masks secrets; the bearer
+/// token is never part of it).
+public struct AmoCRMExchange: Sendable {
+    public var method: String
+    public var url: String
+    public var request: String
+    /// 0 when no answer came.
+    public var status: Int
+    public var response: String
+    public var duration: Duration
+}
+
+/// Where an amoCRM client gets its bearer token: an OAuth token its keeper renews, or a long-lived token.
+public protocol AmoCRMTokenSource: Sendable {
+    func accessToken() async throws -> String
+    /// A token other than `rejected`, which amoCRM answered 401 to (renewed, or failing when it cannot be).
+    func renewedToken(rejecting rejected: String) async throws -> String
+    /// False when a 401 is final (a long-lived token): the client then passes amoCRM's own answer on.
+    var canRenew: Bool { get }
+}
+
+/// A token that never changes (a long-lived token, a test's token): a 401 is final.
+public struct FixedAmoCRMToken: AmoCRMTokenSource {
+    public let token: String
+    public init(_ token: String) { self.token = token }
+    public var canRenew: Bool { false }
+    public func accessToken() async throws -> String { token }
+    public func renewedToken(rejecting rejected: String) async throws -> String {
+        throw AmoCRMError(status: 401, title: "Unauthorized", detail: "amoCRM refused the long-lived token; issue a new one in the account's integration settings", fields: [])
+    }
+}
+
+/// amoCRM / Kommo API v4 client: bearer token (renewed once on a 401), HAL lists paged by `_links.next`
+/// (an empty page is a **204 with no body**), `limit` up to 250, problem+json errors parsed. The base URL is
+/// the account's (`https://{subdomain}.amocrm.ru` or `.kommo.com`) and comes from configuration.
 public struct AmoCRMClient: Sendable {
     public let baseURL: String
-    let token: @Sendable () async throws -> String
+    let tokens: any AmoCRMTokenSource
     let httpClient: HTTPClient
     let timeout: Duration
     let beforeRequest: @Sendable () async throws -> Void
+    let observe: @Sendable (AmoCRMExchange) async -> Void
 
     /// The most records one page may hold.
     public static let maxPageSize = 250
 
     /// - Parameters:
-    ///   - token: the access token (an OAuth token renewed by its keeper, or a long-lived token).
+    ///   - tokens: where the access token comes from.
     ///   - beforeRequest: awaited before every request (the account's 7 requests/s limit, its breaker).
+    ///   - observe: told of every exchange (the integration log, the breaker).
     public init(
-        baseURL: String, httpClient: HTTPClient = .shared, timeout: Duration = .seconds(30),
-        token: @escaping @Sendable () async throws -> String, beforeRequest: @escaping @Sendable () async throws -> Void = {}
+        baseURL: String, tokens: any AmoCRMTokenSource, httpClient: HTTPClient = .shared, timeout: Duration = .seconds(30),
+        beforeRequest: @escaping @Sendable () async throws -> Void = {}, observe: @escaping @Sendable (AmoCRMExchange) async -> Void = { _ in }
     ) {
         self.baseURL = baseURL.hasSuffix("/") ? String(baseURL.dropLast()) : baseURL
         self.httpClient = httpClient
         self.timeout = timeout
-        self.token = token
+        self.tokens = tokens
         self.beforeRequest = beforeRequest
+        self.observe = observe
+    }
+
+    /// A client with a fixed token (a long-lived token).
+    public init(baseURL: String, token: String, httpClient: HTTPClient = .shared) {
+        self.init(baseURL: baseURL, tokens: FixedAmoCRMToken(token), httpClient: httpClient)
     }
 
     /// GET of one resource; nil when amoCRM answers 204 (nothing there).
@@ -108,11 +148,22 @@ public struct AmoCRMClient: Sendable {
         var url: String? = baseURL + path + "?" + FormURLEncoding.encode(query + [("limit", String(min(max(limit, 1), Self.maxPageSize))), ("page", "1")])
         while let current = url {
             guard let object = try await send(url: current, method: .GET, body: nil) else { return }
-            let records = object["_embedded"]?.objectValue?[embedded]?.arrayValue ?? []
+            let records = Self.embedded(object, embedded)
             if records.isEmpty { return }
             try await page(records)
             url = try nextURL(object)
         }
+    }
+
+    /// One page of a list: its records and whether amoCRM links a next page.
+    public func page(_ path: String, embedded: String, query: [(String, String)]) async throws -> (records: [JSONValue], hasNext: Bool) {
+        guard let object = try await get(path, query: query) else { return ([], false) }
+        return (Self.embedded(object, embedded), try nextURL(object) != nil)
+    }
+
+    /// The records under `_embedded.<name>`.
+    public static func embedded(_ object: [String: JSONValue], _ name: String) -> [JSONValue] {
+        object["_embedded"]?.objectValue?[name]?.arrayValue ?? []
     }
 
     func nextURL(_ object: [String: JSONValue]) throws -> String? {
@@ -124,15 +175,27 @@ public struct AmoCRMClient: Sendable {
     }
 
     private func send(url: String, method: HTTPMethod, body: JSONValue?) async throws -> [String: JSONValue]? {
+        let token = try await tokens.accessToken()
+        do {
+            return try await send(url: url, method: method, body: body, token: token)
+        } catch let error as AmoCRMError where error.status == 401 && tokens.canRenew {
+            // An access token can die before its time (revoked, renewed elsewhere): one retry with a new one.
+            return try await send(url: url, method: method, body: body, token: try await tokens.renewedToken(rejecting: token))
+        }
+    }
+
+    private func send(url: String, method: HTTPMethod, body: JSONValue?, token: String) async throws -> [String: JSONValue]? {
         var request = HTTPClientRequest(url: url)
         request.method = method
-        request.headers.add(name: "Authorization", value: "Bearer \(try await token())")
+        request.headers.add(name: "Authorization", value: "Bearer \(token)")
         request.headers.add(name: "Accept", value: "application/hal+json, application/json")
-        if let body {
+        let text = body?.jsonText
+        if let text {
             request.headers.add(name: "Content-Type", value: "application/json")
-            request.body = .bytes(ByteBuffer(string: body.jsonText))
+            request.body = .bytes(ByteBuffer(string: text))
         }
         try await beforeRequest()
+        let started = ContinuousClock.now
         let status: Int
         let data: Data
         do {
@@ -140,8 +203,13 @@ public struct AmoCRMClient: Sendable {
             status = Int(response.status.code)
             data = Data(try await response.body.collect(upTo: 32 << 20).readableBytesView)
         } catch {
+            await observe(AmoCRMExchange(
+                method: method.rawValue, url: url, request: text ?? "", status: 0, response: "\(error)", duration: ContinuousClock.now - started))
             throw AmoCRMError(status: 0, title: "", detail: "no answer from amoCRM: \(error)", fields: [])
         }
+        await observe(AmoCRMExchange(
+            method: method.rawValue, url: url, request: text ?? "", status: status, response: String(decoding: data.prefix(16_384), as: UTF8.self),
+            duration: ContinuousClock.now - started))
         if status == 204 { return nil }
         guard (200..<300).contains(status) else { throw AmoCRMError.from(status: status, body: data) }
         guard let object = JSONValue(jsonText: String(decoding: data, as: UTF8.self))?.objectValue else {

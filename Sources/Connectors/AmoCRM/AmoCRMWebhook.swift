@@ -136,6 +136,14 @@ public struct AmoCRMWebhook: Sendable, Equatable {
         return Identifiers.constantTimeEquals(Identifiers.hmacSHA256Hex(body, key: secret), given.lowercased())
     }
 
+    /// Seed 004's literal scheme: `X-Signature` = hex HMAC-SHA256 of `"{X-Client-UUID}|{X-Account-ID}"` with the
+    /// integration's client secret. It does not cover the body (a captured signature can be replayed with
+    /// another body), so the body signature above is preferred; this one is accepted for senders built to the seed.
+    public static func seedHeaderSignatureValid(clientUUID: String?, accountID: String?, header: String?, secret: String) -> Bool {
+        guard let clientUUID, let accountID, !clientUUID.isEmpty, !accountID.isEmpty else { return false }
+        return seedSignatureValid(body: "\(clientUUID)|\(accountID)", header: header, secret: secret)
+    }
+
     /// A level of the tree as a list: PHP arrays come as JSON arrays or, when sparse, as objects keyed by index.
     static func members(_ value: JSONValue) -> [JSONValue] {
         switch value {

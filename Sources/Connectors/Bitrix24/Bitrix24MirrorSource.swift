@@ -140,7 +140,7 @@ public struct Bitrix24MirrorSource: MirrorSource {
         return records
     }
 
-    public func count(_ entity: MirrorEntity) async throws -> Int {
+    public func count(_ entity: MirrorEntity) async throws -> Int? {
         if let reference = Reference(rawValue: entity.name) { return try await referenceRows(reference).count }
         let crmEntity = try Self.entity(entity)
         let answer = try await client.call("\(crmEntity.methodPrefix).list", ["select": ["ID"], "start": 0])

@@ -39,6 +39,8 @@ public struct AppServices: Sendable {
     public let retailCRM: RetailCRMAccess
     /// Installed Bitrix24 apps' OAuth tokens, renewed once for all workers of this process.
     public let bitrix24Tokens: Bitrix24TokenKeeper
+    /// amoCRM OAuth tokens, renewed once for all workers (and, on PostgreSQL, all processes).
+    public let amoCRMTokens: AmoCRMTokenKeeper
     /// Concurrent Bitrix24 calls per tenant packed into batches (People bursts), shared by every worker task.
     public let bitrix24Batching = Bitrix24Coalescers()
     /// Responsible-manager lookups for inbound calls, cached, within a time budget.
@@ -58,14 +60,17 @@ public struct AppServices: Sendable {
         let (rateLimiter, breakers) = (RateLimiter(), CircuitBreakers())
         let retailCRM = RetailCRMAccess(database: database, secrets: secrets, rateLimiter: rateLimiter, breakers: breakers)
         let jobs = JobQueue(database: database)
+        let amoCRMTokens = AmoCRMTokenKeeper(database: database, secrets: secrets)
+        let amoCRM = AmoCRMAccess(database: database, tokens: amoCRMTokens, rateLimiter: rateLimiter, breakers: breakers)
         var services = AppServices(
             database: database, secrets: secrets, settings: settings, stores: stores, adminTokens: adminTokens,
             authenticator: Authenticator(stores: stores, adminTokens: adminTokens, external: external),
             passwords: PasswordHasher(cost: settings.bcryptCost), stats: stats, migrator: Migrator(),
-            testers: [.retailcrm: RetailCRMTester(), .asterisk: AsteriskTester(logger: logger), .postgres: PostgresMirrorTester(logger: logger)],
+            testers: [.retailcrm: RetailCRMTester(), .amocrm: AmoCRMTester(access: amoCRM), .asterisk: AsteriskTester(logger: logger), .postgres: PostgresMirrorTester(logger: logger)],
             defaultTester: ReachabilityTester(), jobs: jobs, rateLimiter: rateLimiter, breakers: breakers,
             gateway: GatewayCache(stores: stores), intake: IntakeBatcher(intake: CallIntake(queue: jobs)), retailCRM: retailCRM,
-            bitrix24Tokens: Bitrix24TokenKeeper(database: database, secrets: secrets), routes: ResponsibleManagerRouter(access: retailCRM), logger: logger)
+            bitrix24Tokens: Bitrix24TokenKeeper(database: database, secrets: secrets),
+            amoCRMTokens: amoCRMTokens, routes: ResponsibleManagerRouter(access: retailCRM), logger: logger)
         let registry = StandardJobs.registry(services: services)
         services.jobPolicies = Dictionary(uniqueKeysWithValues: registry.kinds.map { ($0, registry.policy(for: $0) ?? .standard) })
         return services
@@ -77,8 +82,11 @@ public struct AppServices: Sendable {
             database: database, tokens: bitrix24Tokens, rateLimiter: rateLimiter, breakers: breakers, coalescers: bitrix24Batching)
     }
 
+    /// Tenants' amoCRM accounts at 7 requests/s behind their breakers, exchanges logged.
+    public var amoCRM: AmoCRMAccess { AmoCRMAccess(database: database, tokens: amoCRMTokens, rateLimiter: rateLimiter, breakers: breakers) }
+
     /// The mirror sources behind tenants' CRM integrations.
-    public var mirrorSources: MirrorSources { MirrorSources(stores: stores, bitrix24: bitrix24) }
+    public var mirrorSources: MirrorSources { MirrorSources(stores: stores, bitrix24: bitrix24, amoCRM: amoCRM) }
 
     /// Drops cached configuration after a write in this process (other processes hear PostgreSQL NOTIFY).
     public func configChanged(tenantID: String? = nil) async {

@@ -10,6 +10,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     TelephonyController(services: services).register(on: router)
     RetailCRMCallbackController(services: services).register(on: router)
     Bitrix24HookController(services: services).register(on: router)
+    AmoCRMHookController(services: services).register(on: router)
 
     let api = router.group("api/v1").add(middleware: AuthenticationMiddleware(authenticator: services.authenticator))
     AuthController(services: services).register(on: api)
@@ -27,6 +28,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     SyncController(services: services).register(on: tenant)
     WebhookController(services: services).register(on: tenant)
     Bitrix24AppController(services: services).register(router: router, tenant: tenant)
+    AmoCRMAppController(services: services).register(router: router, tenant: tenant)
     LogController(services: services).register(on: tenant)
     return router
 }

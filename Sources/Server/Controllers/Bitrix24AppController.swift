@@ -35,8 +35,9 @@ struct Bitrix24AppController {
     @Sendable func authorize(_ request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let kind = try context.parameters.require("kind")
+        if kind == IntegrationKind.amocrm.rawValue { return try await AmoCRMAppController(services: services).authorize(tenant: tenant) }
         guard kind == IntegrationKind.bitrix24.rawValue else {
-            throw SwitchboardError.invalid("kind", "only a bitrix24 integration is authorized here; '\(kind)' is not", code: "unsupported")
+            throw SwitchboardError.invalid("kind", "only bitrix24 and amocrm integrations are authorized here; '\(kind)' is not", code: "unsupported")
         }
         guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .bitrix24) else {
             throw SwitchboardError.notFound("bitrix24 integration")

@@ -16,6 +16,29 @@ struct SyncController {
         tenant.get("sync/config", use: config)
         tenant.put("sync/config", use: updateConfig)
         tenant.get("sync/logs", use: logs)
+        tenant.post("crm/sync-pipelines", use: syncPipelines)
+    }
+
+    /// Seed 000: queues `crm.sync-pipelines` for the tenant's CRM (`?integration=`, else its amoCRM or
+    /// Bitrix24 integration) and answers with the job id to follow.
+    @Sendable func syncPipelines(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let tenant = try context.requireTenant()
+        var crm = request.uri.queryParameters.get("integration")
+        if crm == nil {
+            for candidate in ["amocrm", "bitrix24"] where crm == nil {
+                if try await services.stores.integrations.find(tenantID: tenant.id, kind: IntegrationKind(rawValue: candidate)!)?.enabled == true { crm = candidate }
+            }
+        }
+        guard let crm, MirrorJobs.pipelineEntities[crm] != nil else {
+            throw SwitchboardError.invalid("integration", "name amocrm or bitrix24 (the tenant has neither enabled)")
+        }
+        try await requireIntegration(tenant: tenant, crm: crm)
+        let (job, inserted) = try await services.jobs.enqueue(MirrorJobs.syncPipelinesJob(tenantID: tenant.id, crm: crm))
+        let view: JSONValue = [
+            "job_id": .string(job.id), "integration": .string(crm), "status": .string(inserted ? "queued" : "already_queued"),
+            "job_url": .string("/api/v1/jobs/\(job.id)"),
+        ]
+        return try JSONResponse.make(view, status: .accepted)
     }
 
     struct StartBody: StrictBody {

@@ -18,9 +18,9 @@ struct SyncCommand: AsyncParsableCommand {
     struct Run: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "run", abstract: "Sync one entity now, showing rows, rate and ETA.",
-            discussion: "Entities of bitrix24: deal, contact, lead, company, status, category, user.")
+            discussion: "Entities of bitrix24: deal, contact, lead, company, status, category, user. Of amocrm: lead, contact, company, pipeline, status, user.")
         @Argument(help: "Tenant slug or id.") var tenant: String
-        @Argument(help: "Entity: deal, contact, lead, company, status, category, user.") var entity: String
+        @Argument(help: "Entity: deal, contact, lead, company, status, category, user (amocrm: pipeline instead of category).") var entity: String
         @Flag(help: "Read everything (and find deletions) instead of only what changed since the last run.") var full = false
         @Option(help: "The CRM integration to read.") var integration = "bitrix24"
         @OptionGroup var storage: StorageOptions
@@ -33,12 +33,14 @@ struct SyncCommand: AsyncParsableCommand {
             let outcome = try await runtime.withDatabase { database, secrets in
                 let stores = Stores(database, secrets: secrets)
                 let tenant = try await stores.tenants.require(tenantKey)
+                let (limiter, breakers) = (RateLimiter(), CircuitBreakers())
                 let access = Bitrix24Access(
-                    database: database, tokens: Bitrix24TokenKeeper(database: database, secrets: secrets), rateLimiter: RateLimiter(),
-                    breakers: CircuitBreakers())
+                    database: database, tokens: Bitrix24TokenKeeper(database: database, secrets: secrets), rateLimiter: limiter, breakers: breakers)
+                let amoCRM = AmoCRMAccess(
+                    database: database, tokens: AmoCRMTokenKeeper(database: database, secrets: secrets), rateLimiter: limiter, breakers: breakers)
                 let source: any MirrorSource
                 do {
-                    source = try await MirrorSources(stores: stores, bitrix24: access).source(tenantID: tenant.id, crm: crm, event: "cli.sync")
+                    source = try await MirrorSources(stores: stores, bitrix24: access, amoCRM: amoCRM).source(tenantID: tenant.id, crm: crm, event: "cli.sync")
                 } catch let failure as JobFailure {
                     throw SwitchboardError.conflict(failure.message, field: "integration")
                 }

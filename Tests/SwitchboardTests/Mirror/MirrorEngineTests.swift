@@ -78,7 +78,7 @@ final class ScriptedSource: MirrorSource, Sendable {
         state.withLock { state in ids.compactMap { state.records[$0] } }
     }
 
-    func count(_ entity: MirrorEntity) async throws -> Int { state.withLock { $0.records.count + $0.countOffset } }
+    func count(_ entity: MirrorEntity) async throws -> Int? { state.withLock { $0.records.count + $0.countOffset } }
 
     func multiValues(_ record: CRMRecord, fields: [CRMField]) -> [CRMMultiValue] {
         (record.values["PHONE"]?.arrayValue ?? []).compactMap { item in
