@@ -174,6 +174,7 @@ let package = Package(
                 "Jobs",
                 "RetailCRM",
                 "Bitrix24",
+                "AmoCRM",
                 "Access",
                 "Asterisk",
                 .product(name: "Logging", package: "swift-log"),

@@ -34,6 +34,9 @@ public actor AmoCRMEmulator {
     /// Calls added through `/api/v4/calls`, and those refused because no contact has the number.
     public internal(set) var calls: [[String: JSONValue]] = []
     public internal(set) var refusedCalls: [[String: JSONValue]] = []
+    /// Tasks added through `/api/v4/tasks`, and incoming-call popups through `/api/v2/events`.
+    public internal(set) var tasks: [[String: JSONValue]] = []
+    public internal(set) var popups: [[String: JSONValue]] = []
 
     let clock: @Sendable () -> Double
     var windowSecond = 0
@@ -111,6 +114,7 @@ public actor AmoCRMEmulator {
         }
         let parameters = Dictionary(query, uniquingKeysWith: { _, last in last })
         let parts = route.split(separator: "/").map(String.init)  // ["api", "v4", "leads", …]
+        if method == "POST" && route == "/api/v2/events" { return addPopups(body) }
         guard parts.count >= 3, parts[0] == "api", parts[1] == "v4" else { return Self.problem(404, "Not Found", detail: "Not found") }
         let rest = Array(parts.dropFirst(2))
         let entity = rest[0]
@@ -131,6 +135,7 @@ public actor AmoCRMEmulator {
         case ("PATCH", 1) where isWritable: return update(entity, id: nil, body)
         case ("PATCH", 2) where isWritable: return update(entity, id: Int(rest[1]) ?? 0, body)
         case ("POST", 1) where entity == "calls": return addCalls(body)
+        case ("POST", 1) where entity == "tasks": return addTasks(body)
         case ("POST", 1) where entity == "webhooks": return subscribe(body)
         default: return Self.problem(404, "Not Found", detail: "Not found")
         }

@@ -185,6 +185,39 @@ extension AmoCRMEmulator {
         return Self.ok(.object(answer))
     }
 
+    func addTasks(_ body: String) -> Answer {
+        guard let items = JSONValue(jsonText: body)?.arrayValue, !items.isEmpty else {
+            return Self.validation(path: "", code: "InvalidType", detail: "The body must be a non-empty array of tasks.")
+        }
+        var added: [JSONValue] = []
+        for (index, item) in items.enumerated() {
+            var task = item.objectValue ?? [:]
+            guard !(task["text"]?.stringValue ?? "").isEmpty else { return Self.validation(path: "\(index).text", code: "NotBlank", detail: "This value should not be blank.") }
+            guard task["complete_till"]?.intValue != nil else { return Self.validation(path: "\(index).complete_till", code: "InvalidType", detail: "This value should be of type int.") }
+            if let type = task["entity_type"]?.stringValue, !Self.entities.contains(type) {
+                return Self.validation(path: "\(index).entity_type", code: "NotSupportedChoice", detail: "The value you selected is not a valid choice.")
+            }
+            task["id"] = .number(Double(tasks.count + 1))
+            tasks.append(task)
+            added.append(["id": task["id"]!, "request_id": task["request_id"] ?? .string(String(index))])
+        }
+        return Self.ok(["_embedded": ["tasks": .array(added)]])
+    }
+
+    /// `POST /api/v2/events` (the old API, still the documented way to raise the incoming-call popup).
+    func addPopups(_ body: String) -> Answer {
+        guard let events = JSONValue(jsonText: body)?.objectValue?["add"]?.arrayValue, !events.isEmpty else {
+            return Answer(status: 400, contentType: "application/json", body: #"{"response":{"error":"Empty request","error_code":"400"}}"#)
+        }
+        for event in events {
+            guard let object = event.objectValue, object["type"]?.stringValue == "phone_call", !(object["phone_number"]?.stringValue ?? "").isEmpty else {
+                return Answer(status: 400, contentType: "application/json", body: #"{"response":{"error":"Invalid event","error_code":"400"}}"#)
+            }
+            popups.append(object)
+        }
+        return Answer(status: 200, contentType: "application/json", body: #"{"_embedded":{"items":[]}}"#)
+    }
+
     /// The contact with this phone number (the last 10 digits compared, as amoCRM's search matches numbers).
     func contactID(phone: String) -> Int? {
         let wanted = String(phone.filter(\.isNumber).suffix(10))

@@ -48,7 +48,7 @@ public enum StandardJobs {
             let result = await IntegrationController.runTest(integration, services: services)
             return try JSONDecoder().decode(JSONValue.self, from: JSONCoding.encoder.encode(result))
         }
-        TelephonyDispatcher(retailCRM: services.retailCRM, bitrix24: services.bitrix24).register(into: &registry)
+        TelephonyDispatcher(retailCRM: services.retailCRM, bitrix24: services.bitrix24, amoCRM: services.amoCRM).register(into: &registry)
         MirrorJobs(database: services.database, sources: services.mirrorSources).register(into: &registry)
         Bitrix24OfflineEvents(database: services.database, sources: services.mirrorSources).register(into: &registry)
         CallLogMirror(database: services.database, integrations: services.stores.integrations).register(into: &registry)

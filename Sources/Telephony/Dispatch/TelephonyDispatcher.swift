@@ -13,11 +13,13 @@ import SwitchboardCore
 public struct TelephonyDispatcher: Sendable {
     public let retailCRM: RetailCRMAccess
     public let bitrix24: Bitrix24Access
+    public let amoCRM: AmoCRMAccess
     var database: Database { retailCRM.database }
 
-    public init(retailCRM: RetailCRMAccess, bitrix24: Bitrix24Access) {
+    public init(retailCRM: RetailCRMAccess, bitrix24: Bitrix24Access, amoCRM: AmoCRMAccess) {
         self.retailCRM = retailCRM
         self.bitrix24 = bitrix24
+        self.amoCRM = amoCRM
     }
 
     /// Adds the telephony job kinds to `registry`.
@@ -62,6 +64,8 @@ public struct TelephonyDispatcher: Sendable {
         case .bitrix24:
             // A Bitrix24Error speaks for itself (JobFailure(error)): WRONG_AUTH_TYPE says to install the app.
             return try await sendToBitrix24(step, record: record, integration: integration, job: job, stores: stores)
+        case .amocrm:
+            return try await sendToAmoCRM(step, record: record, integration: integration, job: job, stores: stores)
         default:
             throw JobFailure.permanent("\(target.rawValue) does not take calls yet")
         }
@@ -165,7 +169,7 @@ public struct TelephonyDispatcher: Sendable {
 
     /// Whether an earlier step's effect `key` is recorded, or will never be (its `step` is not pending); waits
     /// up to two seconds for a step that is running right now, so the usual case needs no retry.
-    private func dialDone(
+    func dialDone(
         _ record: CallRecord, target: IntegrationKind, key: String, ledger: EffectLedger, step: DispatchStep = .dial
     ) async throws -> Bool {
         for _ in 0..<20 {

@@ -10,13 +10,13 @@ public struct CallIntake: Sendable {
     var database: Database { queue.database }
 
     /// CRM integrations that can take calls; the others ignore PBX events.
-    public static let callTargets: Set<IntegrationKind> = [.retailcrm, .bitrix24]
+    public static let callTargets: Set<IntegrationKind> = [.retailcrm, .bitrix24, .amocrm]
 
-    /// The tenant's enabled integrations that take its calls. Bitrix24 takes them only when its
-    /// integration says so (`settings.telephony`): many portals are connected for the mirror alone.
+    /// The tenant's enabled integrations that take its calls. Bitrix24 and amoCRM take them only when
+    /// their integration says so (`settings.telephony`): many accounts are connected for the mirror alone.
     public static func targets(tenantID: String, integrations: IntegrationRepository) async throws -> [IntegrationKind] {
         try await integrations.enabledSettings(tenantID: tenantID)
-            .filter { kind, settings in callTargets.contains(kind) && (kind != .bitrix24 || settings["telephony"]?.boolValue == true) }
+            .filter { kind, settings in callTargets.contains(kind) && (kind == .retailcrm || settings["telephony"]?.boolValue == true) }
             .keys.sorted { $0.rawValue < $1.rawValue }
     }
 
