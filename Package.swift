@@ -190,6 +190,7 @@ let package = Package(
                 "Storage",
                 "Jobs",
                 "Bitrix24",
+                "AmoCRM",
                 "Access",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),

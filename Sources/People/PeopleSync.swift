@@ -1,4 +1,5 @@
 import Access
+import AmoCRM
 import Bitrix24
 import Foundation
 import Jobs
@@ -23,13 +24,23 @@ public struct PeopleSync: Sendable {
     public let database: Database
     public let secrets: SecretBox
     public let bitrix24: Bitrix24Access
+    public let amoCRM: AmoCRMAccess
     /// Test hook: runs after the CRM created a lead and before the id is recorded (a crash there must not duplicate it).
     public var afterCreate: @Sendable (String) async throws -> Void = { _ in }
 
-    public init(database: Database, secrets: SecretBox, bitrix24: Bitrix24Access) {
+    public init(database: Database, secrets: SecretBox, bitrix24: Bitrix24Access, amoCRM: AmoCRMAccess) {
         self.database = database
         self.secrets = secrets
         self.bitrix24 = bitrix24
+        self.amoCRM = amoCRM
+    }
+
+    /// The tenant's CRM as people are written to it.
+    enum Connection: Sendable {
+        /// Bitrix24, its calls shared in batches with the other people being written.
+        case bitrix24(Bitrix24Client)
+        /// amoCRM, with the id of the field holding our correlation key and the pipeline of new leads.
+        case amocrm(AmoCRMClient, correlationFieldID: Int, pipelineID: Int?)
     }
 
     /// One job per version; a job finding the person already in step does nothing.
@@ -64,8 +75,8 @@ public struct PeopleSync: Sendable {
         let own: Result<JSONValue, any Error>
         do {
             let (settings, _) = try await PeopleSettingsRepository(database, secrets: secrets).load(tenantID: tenantID)
-            let crm: Result<Bitrix24Client, any Error>
-            do { crm = .success(try await self.client(tenantID: tenantID)) } catch { crm = .failure(error) }
+            let crm: Result<Connection, any Error>
+            do { crm = .success(try await self.connection(tenantID: tenantID, settings: settings)) } catch { crm = .failure(error) }
             held += try await takeCompanions(tenantID: tenantID, personID: personID, settings: settings, until: until)
             // Every person runs to its end (no cancelling a CRM write half-way); then our own outcome counts.
             own = await withTaskGroup(of: Result<JSONValue, any Error>?.self) { group in
@@ -117,7 +128,7 @@ public struct PeopleSync: Sendable {
     }
 
     private func syncLoop(
-        tenantID: String, personID: String, settings: PeopleSettings, crm: Result<Bitrix24Client, any Error>, logger: Logger
+        tenantID: String, personID: String, settings: PeopleSettings, crm: Result<Connection, any Error>, logger: Logger
     ) async throws -> JSONValue {
         let people = PersonRepository(database)
         var done: [JSONValue] = []
@@ -135,7 +146,7 @@ public struct PeopleSync: Sendable {
 
     /// One CRM attempt for the person's current version: success, failure recorded, or a retry thrown.
     private func attempt(
-        _ person: Person, settings: PeopleSettings, crm: Result<Bitrix24Client, any Error>, logger: Logger
+        _ person: Person, settings: PeopleSettings, crm: Result<Connection, any Error>, logger: Logger
     ) async throws -> JSONValue {
         let people = PersonRepository(database)
         let values = Self.values(person, settings: settings)
@@ -145,12 +156,12 @@ public struct PeopleSync: Sendable {
             : person.crm.pushed["status"] != values["status"] ? "move_card" : "update_card"
         let attempts = try await people.countAttempt(tenantID: person.tenantID, id: person.id)
         do {
-            let writer = Self.writer(for: person, settings: settings, client: try crm.get())
+            let writer = try Self.writer(for: person, settings: settings, crm: try crm.get())
             let leadID = try await write(person, values: values, writer: writer, settings: settings)
             try await people.markSynced(tenantID: person.tenantID, id: person.id, version: person.version, pushed: values)
             let answer: JSONValue = [
                 "status": "success", "action": .string(action), "user": PeopleJSON.user(person),
-                "bitrix_\(writer.entity)_id": leadID.map(JSONValue.string) ?? .null,
+                Self.replyKey(writer): leadID.map(JSONValue.string) ?? .null,
                 "crm": .string(writer.kind), "version": .number(Double(person.version)),
             ]
             try await reply(person, type: "crm.synced", body: answer, settings: settings)
@@ -173,21 +184,54 @@ public struct PeopleSync: Sendable {
         }
     }
 
-    /// The tenant's Bitrix24, its calls shared in batches with the other people being written.
-    private func client(tenantID: String) async throws -> Bitrix24Client {
+    /// The tenant's CRM for people (`settings.crm`).
+    private func connection(tenantID: String, settings: PeopleSettings) async throws -> Connection {
         let integrations = IntegrationRepository(database, secrets: secrets)
-        guard let integration = try await integrations.find(tenantID: tenantID, kind: .bitrix24), integration.enabled else {
-            throw JobFailure.permanent("Bitrix24 is not connected for this tenant: connect it, then change the person again")
+        guard let kind = IntegrationKind(rawValue: settings.crm), let integration = try await integrations.find(tenantID: tenantID, kind: kind), integration.enabled else {
+            throw JobFailure.permanent("\(settings.crm) is not connected for this tenant: connect it, then change the person again")
         }
-        return try bitrix24.client(integration, event: Self.kind, coalescing: true)
+        switch kind {
+        case .amocrm:
+            let client = try amoCRM.client(integration, event: Self.kind)
+            var field = integration.settings["people_correlation_field_id"]?.intValue
+            if field == nil {
+                do {
+                    field = try await AmoCRMLeadWriter.ensureCorrelationField(client)
+                } catch let error as AmoCRMError {
+                    throw error.jobFailure
+                }
+                var changed = integration.settings
+                changed["people_correlation_field_id"] = .number(Double(field ?? 0))
+                _ = try await integrations.save(tenantID: tenantID, kind: .amocrm, change: .init(settings: changed))
+            }
+            return .amocrm(client, correlationFieldID: field ?? 0, pipelineID: settings.dealCategory == 0 ? nil : settings.dealCategory)
+        default:
+            return .bitrix24(try bitrix24.client(integration, event: Self.kind, coalescing: true))
+        }
     }
 
-    /// Where the person lives in the CRM: the kind of record it already has, else what the settings say
-    /// (amoCRM plugs in here).
-    static func writer(for person: Person?, settings: PeopleSettings, client: Bitrix24Client) -> any LeadWriter {
+    /// Where the person lives in the CRM: the kind of record it already has, else what the settings say.
+    /// A person whose record is in another CRM than the tenant's current one is not moved silently.
+    static func writer(for person: Person?, settings: PeopleSettings, crm: Connection) throws -> any LeadWriter {
         let kind = person?.crm.leadID != nil ? person?.crm.kind : nil
-        let deal = kind.map { $0 == Bitrix24DealWriter.kind } ?? (settings.entity == "deal")
-        return deal ? Bitrix24DealWriter(client: client, category: settings.dealCategory) : Bitrix24LeadWriter(client: client)
+        switch crm {
+        case .amocrm(let client, let field, let pipeline):
+            if let kind, kind != AmoCRMLeadWriter.kind {
+                throw JobFailure.permanent("this person's record is in \(kind), but people now go to amoCRM; recreate the person to move it")
+            }
+            return AmoCRMLeadWriter(client: client, pipelineID: pipeline, correlationFieldID: field)
+        case .bitrix24(let client):
+            if kind == AmoCRMLeadWriter.kind {
+                throw JobFailure.permanent("this person's record is in amoCRM, but people now go to Bitrix24; recreate the person to move it")
+            }
+            let deal = kind.map { $0 == Bitrix24DealWriter.kind } ?? (settings.entity == "deal")
+            return deal ? Bitrix24DealWriter(client: client, category: settings.dealCategory) : Bitrix24LeadWriter(client: client)
+        }
+    }
+
+    /// The reply's id key: seed 003's `bitrix_lead_id` (`bitrix_deal_id` for deals), `amocrm_lead_id`.
+    static func replyKey(_ writer: any LeadWriter) -> String {
+        writer.kind == AmoCRMLeadWriter.kind ? "amocrm_lead_id" : "bitrix_\(writer.entity)_id"
     }
 
     /// Writes the person's current version; returns the lead id.
@@ -252,8 +296,17 @@ public struct PeopleSync: Sendable {
 }
 
 extension PeopleSync {
-    /// The statuses a stage mapping may use (id → name): the lead statuses, or the deal pipeline's stages.
-    public static func statuses(_ integration: Integration, access: Bitrix24Access, settings: PeopleSettings) async throws -> [String: String] {
-        try await writer(for: nil, settings: settings, client: access.client(integration, event: "people.settings")).statuses()
+    /// The statuses a stage mapping may use (id → name): Bitrix24's lead statuses or deal pipeline's stages,
+    /// or the amoCRM pipeline's statuses.
+    public static func statuses(
+        _ integration: Integration, bitrix24: Bitrix24Access, amoCRM: AmoCRMAccess, settings: PeopleSettings
+    ) async throws -> [String: String] {
+        if integration.kind == .amocrm {
+            let writer = AmoCRMLeadWriter(
+                client: try amoCRM.client(integration, event: "people.settings"), pipelineID: settings.dealCategory == 0 ? nil : settings.dealCategory,
+                correlationFieldID: 0)
+            return try await writer.statuses()
+        }
+        return try await writer(for: nil, settings: settings, crm: .bitrix24(bitrix24.client(integration, event: "people.settings"))).statuses()
     }
 }

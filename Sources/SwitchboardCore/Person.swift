@@ -104,6 +104,7 @@ public struct PeopleSettings: Sendable, Equatable {
 
     public static let dedupPolicies = ["link", "create"]
     public static let entities = ["lead", "deal"]
+    public static let crms = ["bitrix24", "amocrm"]
 
     /// The stage a deal of the pipeline is closed with (Bitrix24's lost stage).
     public static func lostDealStage(category: Int) -> String { category == 0 ? "LOSE" : "C\(category):LOSE" }
@@ -126,7 +127,10 @@ extension PeopleSettings {
             throw .invalid(unknown, "unknown setting '\(unknown)'; known: \(known.sorted().joined(separator: ", "))")
         }
         if let value = json["crm"] {
-            guard value.stringValue == "bitrix24" else { throw .invalid("crm", "people go to bitrix24 (amoCRM follows)") }
+            guard let text = value.stringValue, Self.crms.contains(text) else { throw .invalid("crm", "crm must be bitrix24 or amocrm") }
+            // The other CRM's lost status means nothing here: each CRM's own is the default.
+            if text != crm, json["closed_status"] == nil { closedStatus = text == "amocrm" ? "143" : "JUNK" }
+            crm = text
         }
         if let value = json["entity"] {
             guard let text = value.stringValue, Self.entities.contains(text) else {
@@ -135,13 +139,16 @@ extension PeopleSettings {
             entity = text
         }
         if let value = json["deal_category"] {
-            guard let number = value.intValue, (0...100_000).contains(number) else {
-                throw .invalid("deal_category", "deal_category must be a Bitrix24 deal pipeline id (0 is the default pipeline)")
+            guard let number = value.intValue, (0...1_000_000_000).contains(number) else {
+                throw .invalid("deal_category", "deal_category must be a pipeline id: Bitrix24's deal category (0 is the default), amoCRM's pipeline (0 is the main one)")
             }
             dealCategory = number
         }
+        if crm == "amocrm", entity == "deal" {
+            throw .invalid("entity", "in amoCRM a person is a lead (a deal card with its contact); entity must be lead")
+        }
         // Closing a lead as junk means nothing to a deal: its pipeline's lost stage is the default then.
-        if json["closed_status"] == nil, entity == "deal", closedStatus == "JUNK" || closedStatus == Self.lostDealStage(category: base.dealCategory) {
+        if json["closed_status"] == nil, crm == "bitrix24", entity == "deal", closedStatus == "JUNK" || closedStatus == Self.lostDealStage(category: base.dealCategory) {
             closedStatus = Self.lostDealStage(category: dealCategory)
         }
         if let value = json["stages"] {

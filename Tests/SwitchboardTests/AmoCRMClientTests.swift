@@ -64,20 +64,23 @@ struct AmoCRMClientTests {
             } catch let error as AmoCRMError {
                 #expect(error.status == 400 && error.fields.first?.path == "limit" && error.description.contains("between 1 and 250"))
             }
-            // A burst of 20: amoCRM answers at most 7 in a second (14 if the burst straddles two); the rest are 429s with an HTML body.
-            let client = Self.client(base)
-            let outcomes = await withTaskGroup(of: Int.self) { group in
-                for _ in 0..<20 {
-                    group.addTask {
-                        do { _ = try await client.get("/api/v4/leads"); return 200 } catch let error as AmoCRMError { return error.status } catch { return -1 }
+            // A burst of 20 within one second (the account's clock stands still): 7 answered, 13 refused with 429s in HTML.
+            let frozen = AmoCRMEmulator(leads: 5, clock: { 1_900_000_000 })
+            let outcomes = try await SandboxServer.withAmoCRM(frozen) { frozenBase in
+                let client = Self.client(frozenBase)
+                return await withTaskGroup(of: Int.self) { group in
+                    for _ in 0..<20 {
+                        group.addTask {
+                            do { _ = try await client.get("/api/v4/leads"); return 200 } catch let error as AmoCRMError { return error.status } catch { return -1 }
+                        }
                     }
+                    return await group.reduce(into: [Int]()) { $0.append($1) }
                 }
-                return await group.reduce(into: [Int]()) { $0.append($1) }
             }
-            #expect(outcomes.filter { $0 == 200 }.count <= 14 && outcomes.contains(429) && outcomes.allSatisfy { $0 == 200 || $0 == 429 })
+            #expect(outcomes.filter { $0 == 200 }.count == 7 && outcomes.filter { $0 == 429 }.count == 13, "\(outcomes)")
+            #expect(await frozen.rejectedCount == 13)
             let limited = AmoCRMError(status: 429, title: "Too Many Requests", detail: "", fields: [])
             if case .retryable = limited.jobFailure {} else { Issue.record("a 429 must be retryable") }
-            #expect(await emulator.rejectedCount > 0)
         }
     }
 

@@ -174,7 +174,7 @@ struct PeopleTests {
             let created = try await client.send(.post, "/api/v1/tenants/alpha/people", token: token, json: #"{"full_name":"Анна","phone":"+79990001122","stage":"NEW"}"#)
             let id = try #require(created.object["id"] as? String)
             struct Killed: Error {}
-            var crashing = PeopleSync(database: world.services.database, secrets: world.services.secrets, bitrix24: world.services.bitrix24)
+            var crashing = PeopleSync(database: world.services.database, secrets: world.services.secrets, bitrix24: world.services.bitrix24, amoCRM: world.services.amoCRM)
             crashing.afterCreate = { _ in throw Killed() }
             await #expect(throws: (any Error).self) {
                 try await crashing.run(tenantID: world.tenantA.tenant.id, personID: id, logger: TestSupport.logger)

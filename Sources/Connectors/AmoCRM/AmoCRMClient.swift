@@ -212,9 +212,10 @@ public struct AmoCRMClient: Sendable {
             duration: ContinuousClock.now - started))
         if status == 204 { return nil }
         guard (200..<300).contains(status) else { throw AmoCRMError.from(status: status, body: data) }
-        guard let object = JSONValue(jsonText: String(decoding: data, as: UTF8.self))?.objectValue else {
-            throw AmoCRMError(status: status, title: "", detail: "HTTP \(status) with a body that is not a JSON object", fields: [])
+        switch JSONValue(jsonText: String(decoding: data, as: UTF8.self)) {
+        case .object(let object): return object
+        case .array(let items): return ["_items": .array(items)]  // `/leads/complex` answers a bare array
+        default: throw AmoCRMError(status: status, title: "", detail: "HTTP \(status) with a body that is not JSON", fields: [])
         }
-        return object
     }
 }

@@ -45,6 +45,8 @@ public actor AmoCRMEmulator {
     var deleted: [String: [Int: [String: JSONValue]]] = [:]
     var nextID: [String: Int] = [:]
     var oauth = AmoCRMEmulatorOAuth()
+    /// Custom fields added through the API, per entity.
+    var addedFields: [String: [JSONValue]] = [:]
     /// Webhook destinations and the events each wants (`add_lead`, `update_contact`…).
     var webhooks: [(destination: String, settings: Set<String>)] = []
     var pendingDeliveries: [Int: Task<Void, Never>] = [:]
@@ -132,6 +134,8 @@ public actor AmoCRMEmulator {
             guard let id = Int(rest[1]), let row = records[entity]?[id] else { return Answer(status: 204, contentType: "", body: "") }
             return Self.ok(.object(row))
         case ("POST", 1) where isWritable: return create(entity, body)
+        case ("POST", 2) where entity == "leads" && rest[1] == "complex": return createComplex(body)
+        case ("POST", 2) where isRecords && rest[1] == "custom_fields": return addCustomFields(entity, body)
         case ("PATCH", 1) where isWritable: return update(entity, id: nil, body)
         case ("PATCH", 2) where isWritable: return update(entity, id: Int(rest[1]) ?? 0, body)
         case ("POST", 1) where entity == "calls": return addCalls(body)

@@ -18,11 +18,26 @@ extension AmoCRMEmulator {
             let wanted = Set(ids.compactMap { Int($0) })
             rows = rows.filter { wanted.contains($0["id"]?.intValue ?? 0) }
         }
+        for (key, value) in query where key.hasPrefix("filter[custom_fields_values][") {
+            // `filter[custom_fields_values][<field id>][]=<value>`: records whose field holds the value.
+            let fieldID = Int(key.dropFirst("filter[custom_fields_values][".count).prefix { $0.isNumber }) ?? 0
+            rows = rows.filter { row in
+                (row["custom_fields_values"]?.arrayValue ?? []).contains { field in
+                    field.objectValue?["field_id"]?.intValue == fieldID
+                        && (field.objectValue?["values"]?.arrayValue ?? []).contains { $0.objectValue?["value"]?.scalarText == value }
+                }
+            }
+        }
         if let search = parameters["query"], !search.isEmpty {
             // amoCRM's search: names, and phones by their digits.
             let digits = String(search.filter(\.isNumber).suffix(10))
             rows = rows.filter { row in
                 if row["name"]?.stringValue?.localizedCaseInsensitiveContains(search) == true { return true }
+                if search.contains("@") {
+                    return (row["custom_fields_values"]?.arrayValue ?? []).contains { field in
+                        (field.objectValue?["values"]?.arrayValue ?? []).contains { $0.objectValue?["value"]?.stringValue?.lowercased() == search.lowercased() }
+                    }
+                }
                 guard digits.count >= 7 else { return false }
                 return (row["custom_fields_values"]?.arrayValue ?? []).contains { field in
                     (field.objectValue?["values"]?.arrayValue ?? []).contains { String(($0.objectValue?["value"]?.stringValue ?? "").filter(\.isNumber).suffix(10)) == digits }
@@ -125,8 +140,36 @@ extension AmoCRMEmulator {
         }
     }
 
+    /// The entity's custom fields: the account's own and those added through the API.
+    func definitions(_ entity: String) -> [JSONValue] { Self.customFieldDefinitions(entity) + (addedFields[entity] ?? []) }
+
+    func addCustomFields(_ entity: String, _ body: String) -> Answer {
+        guard let items = JSONValue(jsonText: body)?.arrayValue, !items.isEmpty else {
+            return Self.validation(path: "", code: "InvalidType", detail: "The body must be a non-empty array of fields.")
+        }
+        var added: [JSONValue] = []
+        for (index, item) in items.enumerated() {
+            guard var field = item.objectValue, !(field["name"]?.stringValue ?? "").isEmpty else {
+                return Self.validation(path: "\(index).name", code: "NotBlank", detail: "This value should not be blank.")
+            }
+            guard let type = field["type"]?.stringValue, ["text", "numeric", "checkbox", "select", "multiselect", "date", "url", "textarea"].contains(type) else {
+                return Self.validation(path: "\(index).type", code: "NotSupportedChoice", detail: "The value you selected is not a valid choice.")
+            }
+            if let code = field["code"]?.stringValue, definitions(entity).contains(where: { $0.objectValue?["code"]?.stringValue == code }) {
+                return Self.validation(path: "\(index).code", code: "NotUnique", detail: "This code is already used.")
+            }
+            let id = 900_000 + (addedFields.values.map(\.count).reduce(0, +)) + 1
+            field["id"] = .number(Double(id))
+            field["entity_type"] = .string(entity)
+            field["enums"] = field["enums"] ?? .null
+            addedFields[entity, default: []].append(.object(field))
+            added.append(.object(field))
+        }
+        return Self.ok(["_embedded": ["custom_fields": .array(added)]])
+    }
+
     func customFields(_ entity: String, _ parameters: [String: String]) -> Answer {
-        let all = Self.customFieldDefinitions(entity)
+        let all = definitions(entity)
         let limit = min(max(Int(parameters["limit"] ?? "50") ?? 50, 1), 250)
         let page = max(Int(parameters["page"] ?? "1") ?? 1, 1)
         let start = (page - 1) * limit

@@ -69,6 +69,37 @@ extension AmoCRMEmulator {
         return Self.ok(["_links": ["self": ["href": .string("\(baseURL)/api/v4/\(entity)")]], "_embedded": [entity: .array(answered)]])
     }
 
+    /// `POST /api/v4/leads/complex`: each lead with new contacts in one request; answers a bare array.
+    func createComplex(_ body: String) -> Answer {
+        guard let items = JSONValue(jsonText: body)?.arrayValue, !items.isEmpty, items.count <= 50 else {
+            return Self.validation(path: "", code: "InvalidType", detail: "The body must be an array of 1–50 leads.")
+        }
+        var answers: [JSONValue] = []
+        for (index, item) in items.enumerated() {
+            guard var lead = item.objectValue else { return Self.validation(path: "\(index)", code: "InvalidType", detail: "This value should be of type object.") }
+            let contacts = lead["_embedded"]?.objectValue?["contacts"]?.arrayValue ?? []
+            var contactIDs: [JSONValue] = []
+            for (position, contact) in contacts.enumerated() {
+                if let id = contact.objectValue?["id"] { contactIDs.append(["id": id, "is_main": .bool(position == 0)]); continue }
+                let made = create("contacts", JSONValue.array([contact]).jsonText)
+                guard made.status == 200, let id = JSONValue(jsonText: made.body)?.objectValue?["_embedded"]?.objectValue?["contacts"]?.arrayValue?.first?.objectValue?["id"] else {
+                    return Self.validation(path: "\(index)._embedded.contacts.\(position)", code: "InvalidValue", detail: "The contact is not valid.")
+                }
+                contactIDs.append(["id": id, "is_main": .bool(position == 0)])
+            }
+            lead["_embedded"] = ["contacts": .array(contactIDs)]
+            let made = create("leads", JSONValue.array([.object(lead)]).jsonText)
+            guard made.status == 200, let id = JSONValue(jsonText: made.body)?.objectValue?["_embedded"]?.objectValue?["leads"]?.arrayValue?.first?.objectValue?["id"] else {
+                return made
+            }
+            answers.append([
+                "id": id, "contact_id": contactIDs.first?.objectValue?["id"] ?? .null, "company_id": .null,
+                "request_id": [.string(String(index))], "merged": false,
+            ])
+        }
+        return Self.ok(.array(answers))
+    }
+
     /// Applies writable keys of `object` to `row`, or answers the 400 amoCRM would (naming `index.key`).
     func apply(_ object: [String: JSONValue], to row: inout [String: JSONValue], entity: String, index: Int) -> Answer? {
         let writable: Set<String> = entity == "leads"
@@ -100,7 +131,7 @@ extension AmoCRMEmulator {
         }
         if let values = object["custom_fields_values"] {
             guard let fields = values.arrayValue else { return Self.validation(path: "\(index).custom_fields_values", code: "InvalidType", detail: "This value should be of type array.") }
-            let definitions = Self.customFieldDefinitions(entity).compactMap(\.objectValue)
+            let definitions = self.definitions(entity).compactMap(\.objectValue)
             var stored = Dictionary((row["custom_fields_values"]?.arrayValue ?? []).compactMap { field in field.objectValue.map { ($0["field_id"]?.intValue ?? 0, $0) } }, uniquingKeysWith: { _, new in new })
             for (position, field) in fields.enumerated() {
                 let object = field.objectValue ?? [:]

@@ -130,8 +130,39 @@ public enum OpenAPIDocument {
             summary: "Bitrix24 OAuth redirect (code, state): the code is traded for the app's tokens", tag: "crm-callbacks", auth: .none),
         .init(
             method: "post", path: "/api/v1/tenants/{tenant}/integrations/{kind}/authorize",
-            summary: "Bitrix24 app: the portal's /oauth/authorize/ address with a one-time state (10 min), the redirect URI and install handler to configure",
+            summary: "Bitrix24 app or amoCRM integration: the consent address with a one-time state, and the redirect URI (and Bitrix24 install handler) to configure",
             tag: "integrations", auth: .tenant),
+    ] + amoCRMOperations
+
+    static let amoCRMOperations: [Operation] = [
+        .init(
+            method: "post", path: "/hooks/amocrm/{tenant}/{secret}",
+            summary: "amoCRM webhooks (form-encoded, PHP brackets, v2 names; the secret in the address is the credential): leads/contacts/companies re-read into the mirror",
+            tag: "crm-callbacks", auth: .none),
+        .init(
+            method: "post", path: "/api/webhooks/amo",
+            summary: "Seed 004 compatibility: a JSON delivery with X-Account-ID and X-Signature (HMAC-SHA256 with the client secret of the body, or of client|account)",
+            tag: "crm-callbacks", auth: .none),
+        .init(method: "get", path: "/api/webhooks/amo/health", summary: "Seed 004: webhook endpoint health (database connected)", tag: "crm-callbacks", auth: .none),
+        .init(method: "get", path: "/api/webhooks/amo/test", summary: "Seed 004: the webhook endpoint and the events it takes", tag: "crm-callbacks", auth: .none),
+        .init(
+            method: "get", path: "/oauth/amocrm/{tenant}/callback",
+            summary: "amoCRM OAuth redirect (code, state, referer): the code is traded for tokens at the configured account", tag: "crm-callbacks", auth: .none),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/integrations/{kind}/webhooks",
+            summary: "amoCRM: register a secret hook address in the account for lead, contact and company changes (needs public_url)",
+            tag: "integrations", auth: .tenant),
+        .init(
+            method: "get", path: "/api/v1/tenants/{tenant}/integrations/{kind}/mapping",
+            summary: "amoCRM: the status map (status id → stage name) and UTM fields", tag: "integrations", auth: .tenant),
+        .init(
+            method: "put", path: "/api/v1/tenants/{tenant}/integrations/{kind}/mapping",
+            summary: "amoCRM: save the status map and UTM fields, each checked against the account's statuses and lead fields",
+            tag: "integrations", auth: .tenant, body: object(["status_map": "object", "utm_fields": "object"])),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/crm/sync-pipelines",
+            summary: "Seed 000: queue crm.sync-pipelines (pipelines, statuses, users into the mirror) and get its job id (?integration=amocrm|bitrix24)",
+            tag: "sync", auth: .tenant, success: 202),
     ]
 
     /// The CRM mirror, in seed 001's shapes (entity: deal, contact, lead, company, status, category, user).

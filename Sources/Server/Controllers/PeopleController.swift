@@ -213,7 +213,7 @@ struct PeopleController {
                 secret = text
             }
         }
-        if ["stages", "closed_status", "entity", "deal_category"].contains(where: { body[$0] != nil }) {
+        if ["crm", "stages", "closed_status", "entity", "deal_category"].contains(where: { body[$0] != nil }) {
             try await checkStatuses(settings, tenant: tenant)
         }
         try await services.stores.peopleSettings.save(tenantID: tenant.id, settings, callbackSecret: secret)
@@ -221,25 +221,30 @@ struct PeopleController {
     }
 
     private func checkStatuses(_ settings: PeopleSettings, tenant: Tenant) async throws {
-        guard let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .bitrix24), integration.enabled else {
-            throw SwitchboardError.conflict("connect Bitrix24 first: the stage mapping is checked against its lead statuses", field: "integration")
+        let crmName = settings.crm == "amocrm" ? "amoCRM" : "Bitrix24"
+        guard let kind = IntegrationKind(rawValue: settings.crm), let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: kind),
+            integration.enabled
+        else {
+            throw SwitchboardError.conflict("connect \(crmName) first: the stage mapping is checked against its statuses", field: "integration")
         }
-        let what = settings.entity == "deal" ? "deal stage of pipeline \(settings.dealCategory)" : "lead status"
+        let what =
+            settings.crm == "amocrm" ? "status in pipeline \(settings.dealCategory == 0 ? "main" : String(settings.dealCategory))"
+            : settings.entity == "deal" ? "deal stage of pipeline \(settings.dealCategory)" : "lead status"
         let statuses: [String: String]
         do {
-            statuses = try await PeopleSync.statuses(integration, access: services.bitrix24, settings: settings)
+            statuses = try await PeopleSync.statuses(integration, bitrix24: services.bitrix24, amoCRM: services.amoCRM, settings: settings)
         } catch {
-            throw SwitchboardError(.unavailable, code: "crm_unavailable", message: "could not read Bitrix24's \(what) list: \(error)")
+            throw SwitchboardError(.unavailable, code: "crm_unavailable", message: "could not read \(crmName)'s \(what) list: \(error)")
         }
-        if statuses.isEmpty, settings.entity == "deal" {
-            throw SwitchboardError.invalid("deal_category", "Bitrix24 has no deal pipeline \(settings.dealCategory)")
+        if statuses.isEmpty, settings.entity == "deal" || settings.crm == "amocrm" {
+            throw SwitchboardError.invalid("deal_category", "\(crmName) has no pipeline \(settings.dealCategory)")
         }
         for (stage, status) in settings.stages.sorted(by: { $0.key < $1.key }) where statuses[status] == nil {
             throw SwitchboardError.invalid(
-                "stages.\(stage)", "Bitrix24 has no \(what) '\(status)'; it has \(statuses.keys.sorted().joined(separator: ", "))")
+                "stages.\(stage)", "\(crmName) has no \(what) '\(status)'; it has \(statuses.keys.sorted().joined(separator: ", "))")
         }
         if statuses[settings.closedStatus] == nil {
-            throw SwitchboardError.invalid("closed_status", "Bitrix24 has no \(what) '\(settings.closedStatus)'")
+            throw SwitchboardError.invalid("closed_status", "\(crmName) has no \(what) '\(settings.closedStatus)'")
         }
     }
 }

@@ -52,7 +52,7 @@ public enum StandardJobs {
         MirrorJobs(database: services.database, sources: services.mirrorSources).register(into: &registry)
         Bitrix24OfflineEvents(database: services.database, sources: services.mirrorSources).register(into: &registry)
         CallLogMirror(database: services.database, integrations: services.stores.integrations).register(into: &registry)
-        PeopleSync(database: services.database, secrets: services.secrets, bitrix24: services.bitrix24).register(into: &registry)
+        PeopleSync(database: services.database, secrets: services.secrets, bitrix24: services.bitrix24, amoCRM: services.amoCRM).register(into: &registry)
         PeopleCallbacks(database: services.database, secrets: services.secrets).register(into: &registry)
         RetailCRMModuleRegistration(access: services.retailCRM, defaultPublicURL: services.settings.publicURL).register(into: &registry)
         registry.register(prune, policy: .standard, timeout: .seconds(600)) { context in
