@@ -14,17 +14,16 @@ import SwitchboardCore
 /// A long-lived token (secret `long_lived_token`, private integrations) needs none of this and wins when set.
 /// The OAuth tokens live in the tenant's `amocrm` integration: secrets `access_token`, `refresh_token`,
 /// `client_secret`; settings `base_url`, `client_id`, `redirect_uri`, `token_expires_at` (unix seconds).
-public actor AmoCRMTokenKeeper {
+public final class AmoCRMTokenKeeper: Sendable {
     /// Tokens are renewed this long before they expire.
     public static let renewalMargin: TimeInterval = 600
 
     let database: Database
     let secrets: SecretBox
     let httpClient: HTTPClient
-    private var cached: [String: (token: String, expiresAt: Date)] = [:]
-    private var refreshing: [String: Task<(String, Date, Bool), any Error>] = [:]
+    private let tokens = SingleFlightTokens(renewalMargin: renewalMargin)
     /// Refreshes done by this process (monitoring and tests).
-    public private(set) var refreshCount = 0
+    public var refreshCount: Int { get async { await tokens.refreshCount } }
 
     public init(database: Database, secrets: SecretBox, httpClient: HTTPClient = .crm) {
         self.database = database
@@ -40,58 +39,52 @@ public actor AmoCRMTokenKeeper {
 
     /// A token with at least the renewal margin left, refreshed first when needed.
     public func accessToken(tenantID: String) async throws -> String {
-        if let entry = cached[tenantID], entry.expiresAt.timeIntervalSinceNow > Self.renewalMargin { return entry.token }
-        return try await refresh(tenantID: tenantID, rejecting: nil)
+        try await renewedToken(tenantID: tenantID, rejecting: nil)
     }
 
     /// A token other than `rejected` (amoCRM answered 401 to it).
-    public func renewedToken(tenantID: String, rejecting rejected: String) async throws -> String {
-        if let entry = cached[tenantID], entry.token != rejected, entry.expiresAt.timeIntervalSinceNow > Self.renewalMargin { return entry.token }
-        return try await refresh(tenantID: tenantID, rejecting: rejected)
+    public func renewedToken(tenantID: String, rejecting rejected: String?) async throws -> String {
+        let (database, secrets, httpClient) = (database, secrets, httpClient)
+        return try await tokens.token(tenantID: tenantID, rejecting: rejected) {
+            try await Self.refresh(tenantID: tenantID, rejecting: rejected, database: database, secrets: secrets, httpClient: httpClient)
+        }
     }
 
     /// Stores the tokens of a fresh authorization.
-    public func install(tenantID: String, tokens: AmoCRMTokens, settings extra: [String: JSONValue] = [:]) async throws -> Integration {
-        let saved = try await Self.save(tokens, tenantID: tenantID, extra: extra, on: database, secrets: secrets)
-        cached[tenantID] = (tokens.accessToken, tokens.expiresAt)
+    public func install(tenantID: String, tokens fresh: AmoCRMTokens, settings extra: [String: JSONValue] = [:]) async throws -> Integration {
+        let saved = try await Self.save(fresh, tenantID: tenantID, extra: extra, on: database, secrets: secrets)
+        await tokens.store(tenantID: tenantID, token: fresh.accessToken, expiresAt: fresh.expiresAt)
         return saved
     }
 
     /// Forgets what this process cached (the integration was changed by hand).
-    public func forget(tenantID: String) { cached[tenantID] = nil }
+    public func forget(tenantID: String) async { await tokens.forget(tenantID: tenantID) }
 
-    private func refresh(tenantID: String, rejecting rejected: String?) async throws -> String {
-        if let running = refreshing[tenantID] { return try await running.value.0 }
-        let (database, secrets, httpClient) = (database, secrets, httpClient)
-        let task = Task<(String, Date, Bool), any Error> {
-            try await TenantRefreshLock.run("amocrm-oauth", tenantID: tenantID, database: database) { runner in
-                guard let integration = try await IntegrationRepository(runner, secrets: secrets).find(tenantID: tenantID, kind: .amocrm) else {
-                    throw JobFailure.permanent("the tenant has no amocrm integration")
-                }
-                let expiresAt = Date(timeIntervalSince1970: Double(integration.settings["token_expires_at"]?.intValue ?? 0))
-                if let token = integration.secrets["access_token"], !token.isEmpty, token != rejected, expiresAt.timeIntervalSinceNow > Self.renewalMargin {
-                    return (token, expiresAt, false)  // still good, or another process has just renewed it
-                }
-                guard let refreshToken = integration.secrets["refresh_token"], !refreshToken.isEmpty else {
-                    throw JobFailure.permanent("the amoCRM integration has no refresh token; connect it again (OAuth) or set secrets.long_lived_token")
-                }
-                let tokens: AmoCRMTokens
-                do {
-                    tokens = try await Self.oauthClient(integration, httpClient: httpClient).refresh(refreshToken)
-                } catch let error as AmoCRMError where (400..<500).contains(error.status) && error.status != 429 {
-                    throw JobFailure.permanent(
-                        "amoCRM refused to renew the tokens (\(error.summary)); the refresh token lives 3 months and works once — connect the integration again")
-                }
-                _ = try await Self.save(tokens, tenantID: tenantID, extra: [:], on: runner, secrets: secrets)
-                return (tokens.accessToken, tokens.expiresAt, true)
+    /// Under the tenant's refresh lock: the stored token if another process has just renewed it, else a refresh.
+    private static func refresh(
+        tenantID: String, rejecting rejected: String?, database: Database, secrets: SecretBox, httpClient: HTTPClient
+    ) async throws -> SingleFlightTokens.Refreshed {
+        try await TenantRefreshLock.run("amocrm-oauth", tenantID: tenantID, database: database) { runner in
+            guard let integration = try await IntegrationRepository(runner, secrets: secrets).find(tenantID: tenantID, kind: .amocrm) else {
+                throw JobFailure.permanent("the tenant has no amocrm integration")
             }
+            let expiresAt = Date(timeIntervalSince1970: Double(integration.settings["token_expires_at"]?.intValue ?? 0))
+            if let token = integration.secrets["access_token"], !token.isEmpty, token != rejected, expiresAt.timeIntervalSinceNow > Self.renewalMargin {
+                return (token, expiresAt, false)  // still good, or another process has just renewed it
+            }
+            guard let refreshToken = integration.secrets["refresh_token"], !refreshToken.isEmpty else {
+                throw JobFailure.permanent("the amoCRM integration has no refresh token; connect it again (OAuth) or set secrets.long_lived_token")
+            }
+            let fresh: AmoCRMTokens
+            do {
+                fresh = try await Self.oauthClient(integration, httpClient: httpClient).refresh(refreshToken)
+            } catch let error as AmoCRMError where (400..<500).contains(error.status) && error.status != 429 {
+                throw JobFailure.permanent(
+                    "amoCRM refused to renew the tokens (\(error.summary)); the refresh token lives 3 months and works once — connect the integration again")
+            }
+            _ = try await Self.save(fresh, tenantID: tenantID, extra: [:], on: runner, secrets: secrets)
+            return (fresh.accessToken, fresh.expiresAt, true)
         }
-        refreshing[tenantID] = task
-        defer { refreshing[tenantID] = nil }
-        let (token, expiresAt, renewed) = try await task.value
-        cached[tenantID] = (token, expiresAt)
-        if renewed { refreshCount += 1 }
-        return token
     }
 
     /// The OAuth client of an integration (`base_url`, `client_id`, `redirect_uri` settings; `client_secret` secret).

@@ -15,17 +15,16 @@ import SwitchboardCore
 /// The app's tokens live in the tenant's `bitrix24` integration: secrets `access_token`, `refresh_token`,
 /// `client_secret`, `application_token`; settings `client_id`, `client_endpoint`, `token_expires_at`
 /// (unix seconds), `member_id`, optional `oauth_url` (the token endpoint, Bitrix24's by default).
-public actor Bitrix24TokenKeeper {
+public final class Bitrix24TokenKeeper: Sendable {
     /// Tokens are renewed this long before they expire, so no request starts with a token about to die.
     public static let renewalMargin: TimeInterval = 300
 
     let database: Database
     let secrets: SecretBox
     let httpClient: HTTPClient
-    private var cached: [String: (token: String, expiresAt: Date)] = [:]
-    private var refreshing: [String: Task<(String, Date, Bool), any Error>] = [:]
+    private let tokens = SingleFlightTokens(renewalMargin: renewalMargin)
     /// Refreshes done by this process (monitoring and tests).
-    public private(set) var refreshCount = 0
+    public var refreshCount: Int { get async { await tokens.refreshCount } }
 
     public init(database: Database, secrets: SecretBox, httpClient: HTTPClient = .crm) {
         self.database = database
@@ -34,66 +33,60 @@ public actor Bitrix24TokenKeeper {
     }
 
     /// The token source of one tenant's app, for `Bitrix24Endpoint.app`.
-    public nonisolated func source(tenantID: String) -> any Bitrix24TokenSource { TenantTokens(keeper: self, tenantID: tenantID) }
+    public func source(tenantID: String) -> any Bitrix24TokenSource { TenantTokens(keeper: self, tenantID: tenantID) }
 
     /// A token with at least the renewal margin left, refreshed first when needed.
     public func accessToken(tenantID: String) async throws -> String {
-        if let entry = cached[tenantID], entry.expiresAt.timeIntervalSinceNow > Self.renewalMargin { return entry.token }
-        return try await refresh(tenantID: tenantID, rejecting: nil)
+        try await renewedToken(tenantID: tenantID, rejecting: nil)
     }
 
     /// A token other than `rejected` (which the portal called expired).
-    public func renewedToken(tenantID: String, rejecting rejected: String) async throws -> String {
-        if let entry = cached[tenantID], entry.token != rejected, entry.expiresAt.timeIntervalSinceNow > Self.renewalMargin { return entry.token }
-        return try await refresh(tenantID: tenantID, rejecting: rejected)
+    public func renewedToken(tenantID: String, rejecting rejected: String?) async throws -> String {
+        let (database, secrets, httpClient) = (database, secrets, httpClient)
+        return try await tokens.token(tenantID: tenantID, rejecting: rejected) {
+            try await Self.refresh(tenantID: tenantID, rejecting: rejected, database: database, secrets: secrets, httpClient: httpClient)
+        }
     }
 
     /// Stores the tokens of a fresh install or authorization (and the application token events will carry, when known).
-    public func install(tenantID: String, tokens: Bitrix24Tokens, applicationToken: String? = nil) async throws -> Integration {
-        let saved = try await Self.save(tokens, tenantID: tenantID, applicationToken: applicationToken, on: database, secrets: secrets)
-        cached[tenantID] = (tokens.accessToken, tokens.expiresAt)
+    public func install(tenantID: String, tokens fresh: Bitrix24Tokens, applicationToken: String? = nil) async throws -> Integration {
+        let saved = try await Self.save(fresh, tenantID: tenantID, applicationToken: applicationToken, on: database, secrets: secrets)
+        await tokens.store(tenantID: tenantID, token: fresh.accessToken, expiresAt: fresh.expiresAt)
         return saved
     }
 
     /// Forgets what this process cached (after an integration was changed by hand).
-    public func forget(tenantID: String) { cached[tenantID] = nil }
+    public func forget(tenantID: String) async { await tokens.forget(tenantID: tenantID) }
 
-    private func refresh(tenantID: String, rejecting rejected: String?) async throws -> String {
-        if let running = refreshing[tenantID] { return try await running.value.0 }
-        let (database, secrets, httpClient) = (database, secrets, httpClient)
-        let task = Task<(String, Date, Bool), any Error> {
-            try await TenantRefreshLock.run("bitrix24-oauth", tenantID: tenantID, database: database) { runner in
-                let stores = IntegrationRepository(runner, secrets: secrets)
-                guard let integration = try await stores.find(tenantID: tenantID, kind: .bitrix24) else {
-                    throw JobFailure.permanent("the tenant has no bitrix24 integration")
-                }
-                let expiresAt = Date(timeIntervalSince1970: Double(integration.settings["token_expires_at"]?.intValue ?? 0))
-                if let token = integration.secrets["access_token"], !token.isEmpty, token != rejected,
-                    expiresAt.timeIntervalSinceNow > Self.renewalMargin
-                {
-                    return (token, expiresAt, false)  // still good, or another process has just renewed it
-                }
-                let oauth = try Self.oauthClient(integration, httpClient: httpClient)
-                guard let refreshToken = integration.secrets["refresh_token"], !refreshToken.isEmpty else {
-                    throw JobFailure.permanent("the Bitrix24 app has no refresh token; install the app again")
-                }
-                let tokens: Bitrix24Tokens
-                do {
-                    tokens = try await oauth.refresh(refreshToken)
-                } catch let error as Bitrix24Error where !error.isRetryable {
-                    throw JobFailure.permanent(
-                        "Bitrix24 refused to renew the app's tokens (\(error)); the refresh token lives 180 days — install the app again")
-                }
-                _ = try await Self.save(tokens, tenantID: tenantID, applicationToken: nil, on: runner, secrets: secrets)
-                return (tokens.accessToken, tokens.expiresAt, true)
+    /// Under the tenant's refresh lock: the stored token if another process has just renewed it, else a refresh.
+    private static func refresh(
+        tenantID: String, rejecting rejected: String?, database: Database, secrets: SecretBox, httpClient: HTTPClient
+    ) async throws -> SingleFlightTokens.Refreshed {
+        try await TenantRefreshLock.run("bitrix24-oauth", tenantID: tenantID, database: database) { runner in
+            let stores = IntegrationRepository(runner, secrets: secrets)
+            guard let integration = try await stores.find(tenantID: tenantID, kind: .bitrix24) else {
+                throw JobFailure.permanent("the tenant has no bitrix24 integration")
             }
+            let expiresAt = Date(timeIntervalSince1970: Double(integration.settings["token_expires_at"]?.intValue ?? 0))
+            if let token = integration.secrets["access_token"], !token.isEmpty, token != rejected,
+                expiresAt.timeIntervalSinceNow > Self.renewalMargin
+            {
+                return (token, expiresAt, false)  // still good, or another process has just renewed it
+            }
+            let oauth = try Self.oauthClient(integration, httpClient: httpClient)
+            guard let refreshToken = integration.secrets["refresh_token"], !refreshToken.isEmpty else {
+                throw JobFailure.permanent("the Bitrix24 app has no refresh token; install the app again")
+            }
+            let fresh: Bitrix24Tokens
+            do {
+                fresh = try await oauth.refresh(refreshToken)
+            } catch let error as Bitrix24Error where !error.isRetryable {
+                throw JobFailure.permanent(
+                    "Bitrix24 refused to renew the app's tokens (\(error)); the refresh token lives 180 days — install the app again")
+            }
+            _ = try await Self.save(fresh, tenantID: tenantID, applicationToken: nil, on: runner, secrets: secrets)
+            return (fresh.accessToken, fresh.expiresAt, true)
         }
-        refreshing[tenantID] = task
-        defer { refreshing[tenantID] = nil }
-        let (token, expiresAt, renewed) = try await task.value
-        cached[tenantID] = (token, expiresAt)
-        if renewed { refreshCount += 1 }
-        return token
     }
 
     /// The OAuth client of an integration's app (`client_id` setting, `client_secret` secret).

@@ -88,6 +88,11 @@ public enum SandboxServer {
         router.get("**", use: handler)
         router.post("**", use: handler)
         router.patch("**", use: handler)
+        // What the emulated account received, for people trying the demo (not part of amoCRM's API).
+        router.get("sandbox/state") { _, _ -> Response in
+            let state = await emulator.sandboxState()
+            return Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: state.jsonText)))
+        }
         return router
     }
 

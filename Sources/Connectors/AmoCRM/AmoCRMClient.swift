@@ -174,6 +174,16 @@ public struct AmoCRMClient: Sendable {
         return href
     }
 
+    /// One HTTP exchange: the status and up to `limit` bytes of body; no answer is an ``AmoCRMError`` with status 0.
+    static func execute(_ request: HTTPClientRequest, httpClient: HTTPClient, timeout: Duration, limit: Int, server: String) async throws -> (Int, Data) {
+        do {
+            let response = try await httpClient.execute(request, timeout: TimeAmount(timeout))
+            return (Int(response.status.code), Data(try await response.body.collect(upTo: limit).readableBytesView))
+        } catch {
+            throw AmoCRMError(status: 0, title: "", detail: "no answer from \(server): \(error)", fields: [])
+        }
+    }
+
     private func send(url: String, method: HTTPMethod, body: JSONValue?) async throws -> [String: JSONValue]? {
         let token = try await tokens.accessToken()
         do {
@@ -199,13 +209,11 @@ public struct AmoCRMClient: Sendable {
         let status: Int
         let data: Data
         do {
-            let response = try await httpClient.execute(request, timeout: TimeAmount(timeout))
-            status = Int(response.status.code)
-            data = Data(try await response.body.collect(upTo: 32 << 20).readableBytesView)
-        } catch {
+            (status, data) = try await Self.execute(request, httpClient: httpClient, timeout: timeout, limit: 32 << 20, server: "amoCRM")
+        } catch let error as AmoCRMError {
             await observe(AmoCRMExchange(
-                method: method.rawValue, url: url, request: text ?? "", status: 0, response: "\(error)", duration: ContinuousClock.now - started))
-            throw AmoCRMError(status: 0, title: "", detail: "no answer from amoCRM: \(error)", fields: [])
+                method: method.rawValue, url: url, request: text ?? "", status: 0, response: error.detail, duration: ContinuousClock.now - started))
+            throw error
         }
         await observe(AmoCRMExchange(
             method: method.rawValue, url: url, request: text ?? "", status: status, response: String(decoding: data.prefix(16_384), as: UTF8.self),

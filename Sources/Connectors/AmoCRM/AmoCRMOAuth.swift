@@ -67,15 +67,7 @@ public struct AmoCRMOAuthClient: Sendable {
         request.headers.add(name: "Content-Type", value: "application/json")
         request.headers.add(name: "Accept", value: "application/json")
         request.body = .bytes(ByteBuffer(string: JSONValue.object(body).jsonText))
-        let status: Int
-        let data: Data
-        do {
-            let response = try await httpClient.execute(request, timeout: TimeAmount(timeout))
-            status = Int(response.status.code)
-            data = Data(try await response.body.collect(upTo: 1 << 20).readableBytesView)
-        } catch {
-            throw AmoCRMError(status: 0, title: "", detail: "no answer from amoCRM's OAuth server: \(error)", fields: [])
-        }
+        let (status, data) = try await AmoCRMClient.execute(request, httpClient: httpClient, timeout: timeout, limit: 1 << 20, server: "amoCRM's OAuth server")
         guard (200..<300).contains(status) else { throw AmoCRMError.from(status: status, body: data) }
         let object = JSONValue(jsonText: String(decoding: data, as: UTF8.self))?.objectValue ?? [:]
         guard let access = object["access_token"]?.stringValue, !access.isEmpty, let refresh = object["refresh_token"]?.stringValue, !refresh.isEmpty else {

@@ -99,6 +99,19 @@ extension AmoCRMEmulator {
         while let task = pendingDeliveries.values.first { await task.value }
     }
 
+    /// What the account holds and received (the demo's `/sandbox/state`): counts, calls, tasks, popups, webhooks.
+    public func sandboxState() -> JSONValue {
+        [
+            "records": .object(Dictionary(uniqueKeysWithValues: Self.entities.map { ($0, JSONValue.number(Double(count($0)))) })),
+            "calls": .array(calls.map(JSONValue.object)), "refused_calls": .array(refusedCalls.map(JSONValue.object)),
+            "tasks": .array(tasks.map(JSONValue.object)), "popups": .array(popups.map(JSONValue.object)),
+            "webhooks": .array(webhooks.map { ["destination": .string($0.destination.replacingOccurrences(of: #"/[^/]+$"#, with: "/…", options: .regularExpression)), "events": .array($0.settings.sorted().map(JSONValue.string))] }),
+            "deliveries": .array(deliveries.suffix(20).map { ["status": $0.status.map { .number(Double($0)) } ?? .null, "body": .string($0.body)] }),
+            "requests": .number(Double(requestCount)), "refused_429": .number(Double(rejectedCount)), "busiest_second": .number(Double(busiestSecond)),
+            "token_refreshes": .number(Double(refreshCount)),
+        ]
+    }
+
     /// Registers a webhook destination directly, as an admin would in the account's settings (demo, tests).
     public func addWebhook(_ destination: String, events: [String] = ["add_lead", "update_lead", "status_lead", "delete_lead", "add_contact", "update_contact", "delete_contact"]) {
         webhooks.removeAll { $0.destination == destination }

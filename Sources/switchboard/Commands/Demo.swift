@@ -37,6 +37,8 @@ struct Demo: AsyncParsableCommand {
         let retailCRM = RetailCRMEmulator()
         // The emulated Bitrix24 portal: 100,000 deals and more, generated on demand from a seed.
         let bitrix24 = Bitrix24Emulator(deals: 100_000, contacts: 8_000, leads: 6_000, companies: 1_500, seed: 2026)
+        // The emulated amoCRM account: 10,000 leads with contacts and companies, OAuth, webhooks, calls.
+        let amoCRM = AmoCRMEmulator(leads: 10_000, contacts: 2_500, companies: 400, seed: 2026)
         let pbx = PBXSimulator(username: "switchboard", secret: "demo-ami-secret-123", endpoints: ["100", "101", "102"])
         await pbx.onOriginate { action in
             // Click-to-call: the manager picks up, then the customer answers.
@@ -46,10 +48,12 @@ struct Demo: AsyncParsableCommand {
         try await PBXSimulator.run(pbx) { pbxPort in
             try await SandboxServer.withRetailCRM(retailCRM) { retailCRMBase in
               try await SandboxServer.withBitrix24(bitrix24) { bitrix24Base in
+               try await SandboxServer.withAmoCRM(amoCRM) { amoCRMBase in
                 try await ServerRunner.run(
                     runtime: runtime,
                     prepare: { services in
-                        seeded.value = try await DemoSeed.seed(services, retailCRM: retailCRMBase, pbxPort: pbxPort, bitrix24: bitrix24Base, portal: bitrix24)
+                        seeded.value = try await DemoSeed.seed(
+                            services, retailCRM: retailCRMBase, pbxPort: pbxPort, bitrix24: bitrix24Base, portal: bitrix24, amoCRM: amoCRMBase, account: amoCRM)
                         if let mirrorURL {
                             // Checked like any tenant's address: a bad one stops the demo with the field named.
                             _ = try await services.stores.integrations.save(
@@ -68,6 +72,7 @@ struct Demo: AsyncParsableCommand {
                         let accountURL = await DemoSeed.registerModule(services, base: base, seeded: seeded.value)
                         // The Switchboard app is installed in the emulated portal: tokens, events (online and offline), telephony.
                         await DemoSeed.installBitrix24App(services, emulator: bitrix24, base: base, seeded: seeded.value)
+                        await DemoSeed.connectAmoCRM(services, emulator: amoCRM, base: base, seeded: seeded.value)
                         if !seeded.value.reused {
                             await DemoSeed.startMirror(services, seeded: seeded.value)
                             await DemoSeed.placeSampleCalls(base: base, pbxToken: seeded.value.pbxToken)
@@ -79,10 +84,11 @@ struct Demo: AsyncParsableCommand {
                             }
                         }
                         DemoSeed.printGuide(
-                            seeded.value, base: base, retailCRM: retailCRMBase, bitrix24: bitrix24Base, pbxPort: pbxPort, dataDir: directory,
+                            seeded.value, base: base, retailCRM: retailCRMBase, bitrix24: bitrix24Base, amoCRM: amoCRMBase, pbxPort: pbxPort, dataDir: directory,
                             health: check ? health : nil, accountURL: accountURL, mirrorURL: mirrorURL)
                     },
                     exitWhenReady: check)
+               }
               }
             }
         }

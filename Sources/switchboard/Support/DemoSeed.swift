@@ -33,7 +33,9 @@ enum DemoSeed {
         }
     }
 
-    static func seed(_ services: AppServices, retailCRM: String, pbxPort: Int, bitrix24: String, portal: Bitrix24Emulator) async throws -> Seeded {
+    static func seed(
+        _ services: AppServices, retailCRM: String, pbxPort: Int, bitrix24: String, portal: Bitrix24Emulator, amoCRM: String, account: AmoCRMEmulator
+    ) async throws -> Seeded {
         var seeded = Seeded()
         seeded.clientID = "\(seeded.tenant).sandbox-client"
         if let existing = try await services.stores.tenants.find(seeded.tenant) {
@@ -46,6 +48,7 @@ enum DemoSeed {
                 change: .init(settings: ["host": .string("127.0.0.1"), "port": .number(Double(pbxPort))]))
             _ = try await services.stores.integrations.save(tenantID: existing.id, kind: .bitrix24, change: bitrix24Change(bitrix24, portal: portal))
             try await bitrix24Managers(services, tenantID: existing.id)
+            try await amoCRMSettings(services, tenantID: existing.id, base: amoCRM, emulator: account)
             // A kept --data-dir: reuse it, with fresh credentials so the guide still works.
             seeded.reused = true
             seeded.tenantID = existing.id
@@ -86,6 +89,8 @@ enum DemoSeed {
         // installed once the server runs (OAuth tokens, event binding, telephony); mirrored below.
         _ = try await services.stores.integrations.save(tenantID: created.tenant.id, kind: .bitrix24, change: bitrix24Change(bitrix24, portal: portal))
         try await bitrix24Managers(services, tenantID: created.tenant.id)
+        // amoCRM: the Sandbox account (never a real one), connected through OAuth once the server runs.
+        try await amoCRMSettings(services, tenantID: created.tenant.id, base: amoCRM, emulator: account)
         // A recurring job on the tenant's clock: a nightly connection test of the PBX at 03:00 Moscow time.
         let now = Date.storageNow
         try await services.stores.schedules.save(
@@ -212,8 +217,8 @@ enum DemoSeed {
     }
 
     static func printGuide(
-        _ seeded: Seeded, base: String, retailCRM: String, bitrix24: String, pbxPort: Int, dataDir: String, health: String?, accountURL: String?,
-        mirrorURL: String?
+        _ seeded: Seeded, base: String, retailCRM: String, bitrix24: String, amoCRM: String, pbxPort: Int, dataDir: String, health: String?,
+        accountURL: String?, mirrorURL: String?
     ) {
         let tenant = seeded.tenant
         // The mirror is queried where it lives: the tenant's SQLite file, or the PostgreSQL given with --mirror-url.
@@ -232,6 +237,8 @@ enum DemoSeed {
             RetailCRM        \(retailCRM)  (Sandbox emulator; what it received: \(retailCRM)/sandbox/state)
             Bitrix24         \(bitrix24)  (Sandbox emulator, 100,000 deals; the Switchboard app installed: OAuth tokens, online + offline
                              events, calls registered for users 1–3 on extensions 100–102; what it holds: \(bitrix24)/sandbox/state)
+            amoCRM           \(amoCRM)  (Sandbox emulator, 10,000 leads; connected through OAuth, webhooks to this demo, calls posted
+                             to contacts, users 6158035–37 on extensions 100–102; what it got: \(amoCRM)/sandbox/state)
             PBX (AMI)        127.0.0.1:\(pbxPort)  (Sandbox simulator; calls are tracked from its events)
             Admin login      \(seeded.email) / \(seeded.password)
             Tenant           \(tenant)  (PBX token \(seeded.pbxToken))
@@ -280,6 +287,16 @@ enum DemoSeed {
               curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people/settings   # stage mapping, dedup, retries, callback
               curl -s -H 'Authorization: Bearer \(seeded.apiToken)' '\(base)/api/v1/tenants/\(tenant)/logs?integration=bitrix24&limit=5'   # the 100 imported people: their leads went in shared batch requests
               curl -s -X PUT -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people/settings -d '{"entity":"deal","deal_category":1,"stages":{"NEW":"C1:NEW","IN_PROCESS":"C1:PREPARATION","CONVERTED":"C1:WON"}}'   # deal mode: new people become a contact + a deal
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' '\(base)/api/v1/tenants/\(tenant)/sync/status?integration=amocrm'   # the amoCRM mirror
+              \(query("SELECT internal_status, status_id_label, COUNT(*), SUM(price) FROM amocrm_leads GROUP BY 1, 2"))
+              \(query("SELECT utm_source, COUNT(*) FROM amocrm_leads GROUP BY 1"))
+              \(query("SELECT id, name, updated_at FROM amocrm_leads WHERE id = 1"))   # edited in amoCRM 20 s after start: arrives by webhook (after the Bitrix24 mirror jobs ahead of it)
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/crm/sync-pipelines   # seed 000: a job id to follow
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/integrations/amocrm/mapping   # status map → your stages, UTM fields
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/integrations/amocrm/test
+              curl -s \(base)/api/webhooks/amo/health; curl -s \(base)/api/webhooks/amo/test   # seed 004's endpoints
+              curl -s \(amoCRM)/sandbox/state | head -c 2000       # calls, tasks, popups and webhook deliveries of the emulated account
+              curl -s -X PUT -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people/settings -d '{"crm":"amocrm","stages":{"NEW":"40166521","IN_PROCESS":"40166524","CONVERTED":"142"}}'   # people → amoCRM leads
               curl -s \(base)/openapi.json
 
 
