@@ -59,6 +59,8 @@ public struct MirrorJobs: Sendable {
     public static let apply = "mirror.apply"
     /// Seed 000's `crm:sync-pipelines`: the pipelines, their stages and the users, read whole, now.
     public static let syncPipelines = "crm.sync-pipelines"
+    /// Another name of `mirror.sync`, for callers of the jobs API who think in CRMs.
+    public static let crmSync = "crm.sync"
     /// The reference lists `crm.sync-pipelines` reads, per CRM.
     public static let pipelineEntities = ["amocrm": ["pipeline", "status", "user"], "bitrix24": ["category", "status", "user"]]
     /// How often an `auto` run is a full one (which also finds deletions) instead of incremental.
@@ -131,25 +133,28 @@ public struct MirrorJobs: Sendable {
                 return .object(outcomes)
             }
         }
-        registry.register(
-            Self.sync, policy: RetryPolicy(maxAttempts: 5, backoff: .exponential(base: .seconds(10), cap: .seconds(600))),
-            timeout: .seconds(6 * 3600)
-        ) { context in
-            let (tenant, crm, entity, payload) = try await target(context)
-            let requested = payload["mode"]?.stringValue ?? "auto"
-            return try await withSync(tenant: tenant, crm: crm, context: context) { sync in
-                let mode: MirrorSync.Mode
-                switch requested {
-                case "full": mode = .full
-                case "incremental": mode = .incremental
-                case "auto":
-                    let state = try await sync.states.load(tenantID: tenant.id, integration: crm, entity: entity.name)
-                    let due = state.lastFullAt.map { Date().timeIntervalSince($0) > Self.reconcileInterval } ?? true
-                    mode = due ? .full : .incremental
-                default: throw JobFailure.permanent("payload.mode must be full, incremental or auto, got '\(requested)'")
+        // `crm.sync` is the name for the same job (payload `{integration, entity, mode}`).
+        for kind in [Self.sync, Self.crmSync] {
+            registry.register(
+                kind, policy: RetryPolicy(maxAttempts: 5, backoff: .exponential(base: .seconds(10), cap: .seconds(600))),
+                timeout: .seconds(6 * 3600)
+            ) { context in
+                let (tenant, crm, entity, payload) = try await target(context)
+                let requested = payload["mode"]?.stringValue ?? "auto"
+                return try await withSync(tenant: tenant, crm: crm, context: context) { sync in
+                    let mode: MirrorSync.Mode
+                    switch requested {
+                    case "full": mode = .full
+                    case "incremental": mode = .incremental
+                    case "auto":
+                        let state = try await sync.states.load(tenantID: tenant.id, integration: crm, entity: entity.name)
+                        let due = state.lastFullAt.map { Date().timeIntervalSince($0) > Self.reconcileInterval } ?? true
+                        mode = due ? .full : .incremental
+                    default: throw JobFailure.permanent("payload.mode must be full, incremental or auto, got '\(requested)'")
+                    }
+                    let outcome = try await sync.run(entity, mode: mode, jobID: context.job.id)
+                    return try JSONValue(encoding: outcome)
                 }
-                let outcome = try await sync.run(entity, mode: mode, jobID: context.job.id)
-                return try JSONValue(encoding: outcome)
             }
         }
         registry.register(Self.apply, policy: .standard, timeout: .seconds(600)) { context in

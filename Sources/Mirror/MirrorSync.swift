@@ -125,6 +125,9 @@ public struct MirrorSync: Sendable {
                 }
                 state.lastFullAt = .storageNow
             } else {
+                if let since, let gone = try await source.deletedIDs(entity, since: since), !gone.isEmpty {
+                    deleted = Int64(try await writer.markDeleted(entity, ids: gone, at: .storageNow))
+                }
                 state.lastIncrementalAt = .storageNow
             }
             columnsAdded = reader.columnsAdded

@@ -111,4 +111,11 @@ public protocol MirrorSource: Sendable {
     func count(_ entity: MirrorEntity) async throws -> Int?
     /// The values of the record's multi-fields (phones, e-mails…).
     func multiValues(_ record: CRMRecord, fields: [CRMField]) -> [CRMMultiValue]
+    /// Ids of records deleted at or after `since`, for an incremental run to mark; nil when the CRM cannot
+    /// list deletions (they then wait for an event or the next full run).
+    func deletedIDs(_ entity: MirrorEntity, since: Date) async throws -> [Int64]?
+}
+
+extension MirrorSource {
+    public func deletedIDs(_ entity: MirrorEntity, since: Date) async throws -> [Int64]? { nil }
 }

@@ -42,7 +42,8 @@ struct AmoCRMTelephonyTests {
                     ("a1", #""CallerIDNum":"89160000001","CallType":0,"Extensions":["102"],"CallStatus":"ANSWER","BillSec":42,"RecordUrl":"https://pbx.example.com/r/a1.mp3""#, 4),
                     ("a2", #""CallerIDNum":"89161110002","CallType":0,"Extensions":["102"],"CallStatus":"NOANSWER""#, 6),
                     ("a3", #""CallerIDNum":"102","ConnectedLineNum":"84951112233","CallType":1,"Extensions":["102"],"CallStatus":"BUSY""#, 7),
-                    ("a4", #""CallerIDNum":"89161110004","CallType":0,"Extensions":["101"],"CallStatus":"FAILED""#, 8),
+                    ("a4", #""CallerIDNum":"89161110004","CallType":0,"Extensions":["101"],"CallStatus":"CHANUNAVAIL""#, 8),
+                    ("a5", #""CallerIDNum":"89160000001","CallType":0,"Extensions":["102"],"CallStatus":"CANCEL""#, 6),
                 ]
                 for item in cases {
                     _ = try await client.send(.post, "/telephony/events/dial", json: TelephonyIntakeTests.event(token, item.id, item.fields))
@@ -55,7 +56,7 @@ struct AmoCRMTelephonyTests {
                 }
                 #expect(try await Self.jobs(world, .dead).isEmpty)
                 let calls = await emulator.calls
-                #expect(calls.count == 4, "\(calls)")
+                #expect(calls.count == 5, "\(calls)")
                 for item in cases {
                     let call = try #require(calls.first { $0["uniq"]?.stringValue == item.id })
                     #expect(call["call_status"]?.intValue == item.status, "\(item.id)")
@@ -69,9 +70,9 @@ struct AmoCRMTelephonyTests {
                 #expect(await emulator.count("contacts") == 6, "three unknown numbers, three new contacts")
                 #expect(await emulator.refusedCalls.isEmpty)
                 let tasks = await emulator.tasks
-                #expect(tasks.count == 1 && tasks.first?["responsible_user_id"] == 6_158_036, "one call-back task, for the missed inbound call: \(tasks)")
+                #expect(tasks.count == 2 && tasks.allSatisfy { $0["responsible_user_id"] == 6_158_036 }, "call-back tasks for the missed and the abandoned inbound call: \(tasks)")
                 let popups = await emulator.popups
-                #expect(popups.count == 3 && popups.first?["users"] == [6_158_036], "popups for inbound calls only: \(popups)")
+                #expect(popups.count == 4 && popups.first?["users"] == [6_158_036], "popups for inbound calls only: \(popups)")
 
                 // Replaying every call re-runs the steps: the ledger adds nothing twice.
                 let replay = try await client.send(
@@ -82,7 +83,12 @@ struct AmoCRMTelephonyTests {
                     return jobs.allSatisfy { [.succeeded, .dead].contains($0.state) }
                 }
                 let (callCount, taskCount, contactCount) = (await emulator.calls.count, await emulator.tasks.count, await emulator.count("contacts"))
-                #expect(callCount == 4 && taskCount == 1 && contactCount == 6)
+                #expect(callCount == 5 && taskCount == 2 && contactCount == 6)
+
+                // The managers page lists amoCRM's users beside the mapping.
+                let managers = try await client.send(.get, "/api/v1/tenants/alpha/managers?integration=amocrm", token: world.tenantA.apiTokenPlaintext)
+                let rows = managers.object["managers"] as? [[String: Any]] ?? []
+                #expect(rows.count == 3 && rows.contains { $0["crm_user_id"] as? String == "6158036" && $0["extension"] as? String == "102" && $0["in_crm"] as? Bool == true }, "\(managers.text)")
             }
         }
     }

@@ -162,6 +162,17 @@ public struct AmoCRMMirrorSource: MirrorSource {
         return try await referenceRows(reference).count
     }
 
+    /// Leads amoCRM moved to its trash since then (`with=only_deleted`; the other entities have no such list).
+    public func deletedIDs(_ entity: MirrorEntity, since: Date) async throws -> [Int64]? {
+        guard entity.name == Kind.lead.rawValue else { return nil }
+        var ids: [Int64] = []
+        let query = [("with", "only_deleted"), ("filter[updated_at][from]", String(Int64(since.timeIntervalSince1970.rounded(.down))))]
+        try await client.pages(Kind.lead.path, embedded: Kind.lead.plural, query: query) { rows in
+            ids += rows.compactMap { $0.objectValue?["id"]?.intValue.map(Int64.init) }
+        }
+        return ids
+    }
+
     public func multiValues(_ record: CRMRecord, fields: [CRMField]) -> [CRMMultiValue] {
         var values: [CRMMultiValue] = []
         for field in fields where field.isMultiField {

@@ -1,3 +1,4 @@
+import AmoCRM
 import Foundation
 import Hummingbird
 import Jobs
@@ -129,18 +130,25 @@ struct ManagerController {
 
     private func view(tenant: Tenant, kind: IntegrationKind, importFromCRM: Bool) async throws -> View {
         var mapping = try await services.stores.managers.list(tenantID: tenant.id, integration: kind)
-        var users: [RetailCRMUser] = []
+        var rows: [ManagerRow] = []
         var usersError: String?
+        let byUser = Dictionary(mapping.map { ($0.crmUserID, $0) }) { first, _ in first }
         if kind == .retailcrm, let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .retailcrm) {
             let client = services.retailCRM.client(integration, event: "users.list", timeout: .seconds(5))
             do {
-                users = try await services.retailCRM.guarded(tenantID: tenant.id, lane: .api) { try await client.allUsers() }
+                let users = try await services.retailCRM.guarded(tenantID: tenant.id, lane: .api) { try await client.allUsers() }
                 if importFromCRM, mapping.isEmpty {
                     do {
                         mapping = try await RetailCRMModuleRegistration(access: services.retailCRM).importExtensions(integration, users: users)
                     } catch let error as SwitchboardError {
                         usersError = error.message
                     }
+                }
+                let imported = Dictionary(mapping.map { ($0.crmUserID, $0) }) { first, _ in first }
+                rows = users.map { user in
+                    ManagerRow(
+                        crmUserId: String(user.id), name: user.displayName, email: user.email, active: user.active, inCrm: true,
+                        extension: imported[String(user.id)]?.extensionNumber)
                 }
             } catch let failure as JobFailure {
                 usersError = failure.message
@@ -149,16 +157,25 @@ struct ManagerController {
             } catch {
                 usersError = "RetailCRM's answer could not be read: \(error)"
             }
-        } else if kind != .retailcrm {
-            usersError = "listing \(kind.rawValue) users arrives with its connector; the mapping below is what is stored"
+        } else if kind == .amocrm, let integration = try await services.stores.integrations.find(tenantID: tenant.id, kind: .amocrm) {
+            do {
+                var users: [JSONValue] = []
+                try await services.amoCRM.client(integration, event: "users.list").pages("/api/v4/users", embedded: "users") { users += $0 }
+                rows = users.compactMap(\.objectValue).compactMap { user in
+                    guard let id = user["id"]?.scalarText else { return nil }
+                    return ManagerRow(
+                        crmUserId: id, name: user["name"]?.stringValue, email: user["email"]?.stringValue,
+                        active: user["rights"]?.objectValue?["is_active"]?.boolValue, inCrm: true, extension: byUser[id]?.extensionNumber)
+                }
+            } catch let failure as JobFailure {
+                usersError = failure.message
+            } catch let error as AmoCRMError {
+                usersError = "amoCRM could not list its users: \(error.summary)"
+            }
+        } else if kind == .bitrix24 {
+            usersError = "listing Bitrix24 users arrives with the admin UI; the mapping below is what is stored (user ids from user.get)"
         } else {
-            usersError = "the tenant has no retailcrm integration"
-        }
-        let byUser = Dictionary(mapping.map { ($0.crmUserID, $0) }) { first, _ in first }
-        var rows = users.map { user in
-            ManagerRow(
-                crmUserId: String(user.id), name: user.displayName, email: user.email, active: user.active, inCrm: true,
-                extension: byUser[String(user.id)]?.extensionNumber)
+            usersError = "the tenant has no \(kind.rawValue) integration"
         }
         let listed = Set(rows.map(\.crmUserId))
         for entry in mapping where !listed.contains(entry.crmUserID) {

@@ -138,7 +138,7 @@ struct AmoCRMMirrorTests {
         }
     }
 
-    @Test("full mirror: typed custom fields with labels, links, phones, statuses once, UTM and status map; within 7 requests/s; incremental picks changes", arguments: TestBackend.all)
+    @Test("full mirror: typed custom fields with labels, links, phones, statuses once, UTM and status map; within 7 requests/s; incremental picks changes and deletions", arguments: TestBackend.all)
     func fullAndIncremental(backend: TestBackend) async throws {
         let emulator = AmoCRMEmulator(leads: 620, contacts: 40, companies: 7, seed: 4)
         try await SandboxServer.withAmoCRM(emulator) { base in
@@ -186,11 +186,15 @@ struct AmoCRMMirrorTests {
                 try await Self.sync(client, world, token: token, entity: "lead", mode: "incremental")
                 let changed = try await Self.rows(world, "amocrm_leads", where: "id = 12")
                 #expect(changed[12]?["name"] == "Изменённая сделка" && changed[12]?["internal_status"] == "presentation")
-                // A full run finds deletions amoCRM does not announce.
+                // A lead moved to amoCRM's trash: the next incremental run marks it (with=only_deleted).
                 await emulator.userDeleted("leads", id: 13)
-                try await Self.sync(client, world, token: token, entity: "lead")
+                try await Self.sync(client, world, token: token, entity: "lead", mode: "incremental")
                 #expect(try await Self.rows(world, "amocrm_leads", where: "id = 13")[13]?["deleted_at"] != nil)
-                #expect(try await Self.rows(world, "amocrm_leads", where: "deleted_at IS NULL").count == 619)
+                // A full run finds the rest.
+                await emulator.userDeleted("leads", id: 14)
+                try await Self.sync(client, world, token: token, entity: "lead")
+                #expect(try await Self.rows(world, "amocrm_leads", where: "id = 14")[14]?["deleted_at"] != nil)
+                #expect(try await Self.rows(world, "amocrm_leads", where: "deleted_at IS NULL").count == 618)
             }
         }
     }
