@@ -104,13 +104,11 @@ public final class AmoCRMTokenKeeper: Sendable {
     static func save(
         _ tokens: AmoCRMTokens, tenantID: String, extra: [String: JSONValue], on runner: any SQLRunner, secrets: SecretBox
     ) async throws -> Integration {
-        let repository = IntegrationRepository(runner, secrets: secrets)
-        var settings = try await repository.find(tenantID: tenantID, kind: .amocrm)?.settings ?? [:]
-        settings.merge(extra) { _, new in new }
+        var settings = extra
         settings["token_expires_at"] = .number(tokens.expiresAt.timeIntervalSince1970.rounded(.down))
-        return try await repository.save(
+        return try await IntegrationRepository(runner, secrets: secrets).save(
             tenantID: tenantID, kind: .amocrm,
-            change: .init(settings: settings, secrets: ["access_token": tokens.accessToken, "refresh_token": tokens.refreshToken]))
+            change: .init(secrets: ["access_token": tokens.accessToken, "refresh_token": tokens.refreshToken], mergingSettings: settings))
     }
 }
 

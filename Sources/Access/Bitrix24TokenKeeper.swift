@@ -104,7 +104,7 @@ public final class Bitrix24TokenKeeper: Sendable {
         _ tokens: Bitrix24Tokens, tenantID: String, applicationToken: String?, on runner: any SQLRunner, secrets: SecretBox
     ) async throws -> Integration {
         let repository = IntegrationRepository(runner, secrets: secrets)
-        var settings = try await repository.find(tenantID: tenantID, kind: .bitrix24)?.settings ?? [:]
+        var settings: [String: JSONValue] = [:]
         settings["client_endpoint"] = .string(tokens.clientEndpoint)
         settings["token_expires_at"] = .number(tokens.expiresAt.timeIntervalSince1970.rounded(.down))
         if let member = tokens.memberID { settings["member_id"] = .string(member) }
@@ -112,7 +112,7 @@ public final class Bitrix24TokenKeeper: Sendable {
         if let user = tokens.userID { settings["app_user_id"] = .number(Double(user)) }
         var changed: [String: String?] = ["access_token": tokens.accessToken, "refresh_token": tokens.refreshToken]
         if let applicationToken, !applicationToken.isEmpty { changed["application_token"] = applicationToken }
-        return try await repository.save(tenantID: tenantID, kind: .bitrix24, change: .init(settings: settings, secrets: changed))
+        return try await repository.save(tenantID: tenantID, kind: .bitrix24, change: .init(secrets: changed, mergingSettings: settings))
     }
 }
 

@@ -23,10 +23,14 @@ actor SingleFlightTokens {
         tenantID: String, rejecting rejected: String?, refresh: @escaping @Sendable () async throws -> Refreshed
     ) async throws -> String {
         if let entry = cached[tenantID], entry.token != rejected, entry.expiresAt.timeIntervalSinceNow > renewalMargin { return entry.token }
-        if let running = refreshing[tenantID] { return try await running.value.token }
+        if let running = refreshing[tenantID] {
+            let joined = try await running.value.token
+            // That refresh may have been a re-read that found the very token this caller was refused with.
+            if joined != rejected { return joined }
+        }
         let task = Task(operation: refresh)
         refreshing[tenantID] = task
-        defer { refreshing[tenantID] = nil }
+        defer { if refreshing[tenantID] == task { refreshing[tenantID] = nil } }
         let fresh = try await task.value
         cached[tenantID] = (fresh.token, fresh.expiresAt)
         if fresh.renewed { refreshCount += 1 }

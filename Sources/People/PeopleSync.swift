@@ -200,9 +200,8 @@ public struct PeopleSync: Sendable {
                 } catch let error as AmoCRMError {
                     throw error.jobFailure
                 }
-                var changed = integration.settings
-                changed["people_correlation_field_id"] = .number(Double(field ?? 0))
-                _ = try await integrations.save(tenantID: tenantID, kind: .amocrm, change: .init(settings: changed))
+                _ = try await integrations.save(
+                    tenantID: tenantID, kind: .amocrm, change: .init(mergingSettings: ["people_correlation_field_id": .number(Double(field ?? 0))]))
             }
             return .amocrm(client, correlationFieldID: field ?? 0, pipelineID: settings.dealCategory == 0 ? nil : settings.dealCategory)
         default:

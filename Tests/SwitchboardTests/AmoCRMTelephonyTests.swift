@@ -37,6 +37,8 @@ struct AmoCRMTelephonyTests {
                 try await world.services.stores.managers.replace(
                     tenantID: world.tenantA.tenant.id, integration: .amocrm, with: [ManagerExtension(crmUserID: "6158036", extensionNumber: "102")])
                 let token = world.tenantA.pbxToken
+                // A decoy: amoCRM's loose search finds this contact for a2's number, but it does not have that number.
+                _ = try await AmoCRMClient(baseURL: base, token: emulator.accessToken).send(.POST, "/api/v4/contacts", body: [["name": "Клиент 9161110002"]])
                 // +79160000001 is contact 1's number; the others are unknown to the account.
                 let cases: [(id: String, fields: String, status: Int)] = [
                     ("a1", #""CallerIDNum":"89160000001","CallType":0,"Extensions":["102"],"CallStatus":"ANSWER","BillSec":42,"RecordUrl":"https://pbx.example.com/r/a1.mp3""#, 4),
@@ -67,7 +69,8 @@ struct AmoCRMTelephonyTests {
                 #expect(answered["responsible_user_id"] == 6_158_036 && answered["direction"] == "inbound")
                 #expect(calls.first { $0["uniq"] == "a3" }?["direction"] == "outbound")
                 #expect(calls.first { $0["uniq"] == "a4" }?["call_responsible"] == "101", "an unmapped extension goes by its number")
-                #expect(await emulator.count("contacts") == 6, "three unknown numbers, three new contacts")
+                #expect(await emulator.count("contacts") == 7, "three unknown numbers, three new contacts (and the decoy)")
+                #expect(calls.first { $0["uniq"] == "a2" }?["entity_id"] != 4, "not attached to the decoy")
                 #expect(await emulator.refusedCalls.isEmpty)
                 let tasks = await emulator.tasks
                 #expect(tasks.count == 2 && tasks.allSatisfy { $0["responsible_user_id"] == 6_158_036 }, "call-back tasks for the missed and the abandoned inbound call: \(tasks)")
@@ -83,7 +86,7 @@ struct AmoCRMTelephonyTests {
                     return jobs.allSatisfy { [.succeeded, .dead].contains($0.state) }
                 }
                 let (callCount, taskCount, contactCount) = (await emulator.calls.count, await emulator.tasks.count, await emulator.count("contacts"))
-                #expect(callCount == 5 && taskCount == 2 && contactCount == 6)
+                #expect(callCount == 5 && taskCount == 2 && contactCount == 7)
 
                 // The managers page lists amoCRM's users beside the mapping.
                 let managers = try await client.send(.get, "/api/v1/tenants/alpha/managers?integration=amocrm", token: world.tenantA.apiTokenPlaintext)

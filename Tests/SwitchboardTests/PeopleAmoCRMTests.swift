@@ -74,6 +74,18 @@ struct PeopleAmoCRMTests {
                     .first { $0.objectValue?["field_code"] == "PHONE" }?.objectValue?["values"]?.arrayValue ?? []
                 #expect(phones.count == 1 && phones.first?.objectValue?["value"] == "+79990009988", "\(phones)")
 
+                // Someone unlinks the contact in amoCRM: a new phone then gets a new contact, linked as the main one.
+                await emulator.userChanged("leads", id: knownLead, ["_embedded": ["contacts": []]])
+                #expect(try await client.send(.patch, "\(people)/\(knownID)", token: token, json: #"{"phone":"+79990007766"}"#).status == .ok)
+                try await TestSupport.runWorkers(world) {
+                    let person = try await Self.person(client, token: token, knownID)
+                    return Self.crm(person)["status"] as? String == "synced" && person["version"] as? Int == 2
+                }
+                let relinked = await emulator.record("leads", id: knownLead)?["_embedded"]?.objectValue?["contacts"]?.arrayValue ?? []
+                let newContact = try #require(relinked.first?.objectValue?["id"]?.intValue)
+                #expect(relinked.count == 1 && newContact != 2)
+                #expect(await emulator.record("contacts", id: newContact)?["custom_fields_values"]?.arrayValue?.first?.objectValue?["values"]?.arrayValue?.first?.objectValue?["value"] == "+79990007766")
+
                 // A worker dies after amoCRM created the lead: the retry finds it by the correlation field.
                 let lost = try await client.send(.post, people, token: token, json: #"{"full_name":"Пётр","phone":"+79990004455","stage":"NEW"}"#)
                 let lostID = try #require(lost.object["id"] as? String)

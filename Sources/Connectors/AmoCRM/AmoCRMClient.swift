@@ -168,7 +168,7 @@ public struct AmoCRMClient: Sendable {
 
     func nextURL(_ object: [String: JSONValue]) throws -> String? {
         guard let href = object["_links"]?.objectValue?["next"]?.objectValue?["href"]?.stringValue else { return nil }
-        guard let next = URL(string: href), let base = URL(string: baseURL), next.host == base.host, next.port == base.port else {
+        guard let next = URL(string: href), let base = URL(string: baseURL), next.host == base.host, next.port == base.port, next.scheme == base.scheme else {
             throw AmoCRMError(status: 502, title: "Bad Gateway", detail: "amoCRM's next page points to another host (\(URL(string: href)?.host ?? href))", fields: [])
         }
         return href

@@ -59,11 +59,7 @@ public struct AmoCRMLeadWriter: LeadWriter {
     }
 
     public func duplicate(phone: String?, email: String?) async throws -> LeadDuplicate? {
-        for search in [phone.map { String($0.filter(\.isNumber)) }, email].compactMap({ $0 }) where !search.isEmpty {
-            let (rows, _) = try await client.page("/api/v4/contacts", embedded: "contacts", query: [("query", search), ("limit", "1")])
-            if let id = rows.first?.objectValue?["id"]?.scalarText { return LeadDuplicate(entity: "CONTACT", id: id) }
-        }
-        return nil
+        try await AmoCRMContacts.find(client, phone: phone, email: email).map { LeadDuplicate(entity: "CONTACT", id: String($0)) }
     }
 
     public func create(_ values: [String: JSONValue], correlation: String, contactID: String?, triedBefore: Bool) async throws -> String {
@@ -81,7 +77,7 @@ public struct AmoCRMLeadWriter: LeadWriter {
     }
 
     public func update(leadID: String, _ values: [String: JSONValue], correlation: String?) async throws {
-        var lead = try await leadFields(values)
+        var lead = try await leadFields(values, leadID: leadID)
         var custom = customFields(values)
         if let correlation { custom.append(correlationValue(correlation)) }
         if !custom.isEmpty { lead["custom_fields_values"] = .array(custom) }
@@ -91,11 +87,16 @@ public struct AmoCRMLeadWriter: LeadWriter {
         guard contact["custom_fields_values"] != nil else { return }
         let current = try await client.get("/api/v4/leads/\(leadID)", query: [("with", "contacts")]) ?? [:]
         let links = current["_embedded"]?.objectValue?["contacts"]?.arrayValue ?? []
-        guard let main = (links.first { $0.objectValue?["is_main"]?.boolValue == true } ?? links.first)?.objectValue?["id"]?.scalarText else {
-            _ = try await client.send(.PATCH, "/api/v4/leads/\(leadID)", body: ["_embedded": ["contacts": [.object(contactFields(values, name: values["name"]))]]])
+        if let main = (links.first { $0.objectValue?["is_main"]?.boolValue == true } ?? links.first)?.objectValue?["id"]?.scalarText {
+            _ = try await client.send(.PATCH, "/api/v4/contacts/\(main)", body: .object(contact))
             return
         }
-        _ = try await client.send(.PATCH, "/api/v4/contacts/\(main)", body: .object(contact))
+        // A lead without a contact (someone unlinked it): a new contact, linked as the main one.
+        let made = try await client.send(.POST, "/api/v4/contacts", body: [.object(contactFields(values, name: values["name"] ?? current["name"]))])
+        let contactID = try Self.createdID(made, "contacts")
+        _ = try await client.send(
+            .POST, "/api/v4/leads/\(leadID)/link",
+            body: [["to_entity_id": .number(Double(Int(contactID) ?? 0)), "to_entity_type": "contacts", "metadata": ["is_main": true]]])
     }
 
     public func statuses() async throws -> [String: String] {
@@ -121,7 +122,7 @@ public struct AmoCRMLeadWriter: LeadWriter {
     // MARK: mapping
 
     /// `name`, `status_id` (+ `pipeline_id`, which amoCRM needs with 142/143), `price` from the neutral values.
-    func leadFields(_ values: [String: JSONValue]) async throws -> [String: JSONValue] {
+    func leadFields(_ values: [String: JSONValue], leadID: String? = nil) async throws -> [String: JSONValue] {
         var lead: [String: JSONValue] = [:]
         if let title = values["title"] ?? values["name"] { lead["name"] = title }
         if let status = values["status"]?.scalarText {
@@ -132,8 +133,11 @@ public struct AmoCRMLeadWriter: LeadWriter {
             if let pipelineID {
                 lead["pipeline_id"] = .number(Double(pipelineID))
             } else if id == 142 || id == 143 {
-                // Won and lost exist in every pipeline: amoCRM needs to be told which one.
-                lead["pipeline_id"] = try await mainPipelineID().map { .number(Double($0)) } ?? .null
+                // Won and lost exist in every pipeline: amoCRM needs to be told which — the lead's own one.
+                var pipeline: Int?
+                if let leadID { pipeline = try await client.get("/api/v4/leads/\(leadID)")?["pipeline_id"]?.intValue }
+                if pipeline == nil { pipeline = try await mainPipelineID() }
+                lead["pipeline_id"] = pipeline.map { .number(Double($0)) } ?? .null
             }
         }
         if let price = values["price"], price.intValue != nil { lead["price"] = price }
@@ -176,3 +180,4 @@ public struct AmoCRMLeadWriter: LeadWriter {
         answer?["_items"]?.arrayValue?.first?.objectValue?["id"]?.scalarText
     }
 }
+

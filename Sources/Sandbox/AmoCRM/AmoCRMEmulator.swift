@@ -43,6 +43,8 @@ public actor AmoCRMEmulator {
     var windowCount = 0
     var records: [String: [Int: [String: JSONValue]]] = [:]
     var deleted: [String: [Int: [String: JSONValue]]] = [:]
+    /// Live ids in order, per entity (lists are read in id order; sorting 50,000 records per page is slow).
+    var orderedIDs: [String: [Int]] = [:]
     var nextID: [String: Int] = [:]
     var oauth = AmoCRMEmulatorOAuth()
     /// Custom fields added through the API, per entity.
@@ -131,10 +133,15 @@ public actor AmoCRMEmulator {
             return Self.ok(account)
         case ("GET", 1) where isRecords: return list(entity, query, parameters)
         case ("GET", 2) where isRecords:
-            guard let id = Int(rest[1]), let row = records[entity]?[id] else { return Answer(status: 204, contentType: "", body: "") }
+            guard let id = Int(rest[1]), var row = records[entity]?[id] else { return Answer(status: 204, contentType: "", body: "") }
+            if entity == "leads", !(parameters["with"] ?? "").contains("contacts"), var embedded = row["_embedded"]?.objectValue {
+                embedded["contacts"] = nil
+                row["_embedded"] = .object(embedded)
+            }
             return Self.ok(.object(row))
         case ("POST", 1) where isWritable: return create(entity, body)
         case ("POST", 2) where entity == "leads" && rest[1] == "complex": return createComplex(body)
+        case ("POST", 3) where entity == "leads" && rest[2] == "link": return link(lead: Int(rest[1]) ?? 0, body)
         case ("POST", 2) where isRecords && rest[1] == "custom_fields": return addCustomFields(entity, body)
         case ("PATCH", 1) where isWritable: return update(entity, id: nil, body)
         case ("PATCH", 2) where isWritable: return update(entity, id: Int(rest[1]) ?? 0, body)

@@ -41,6 +41,10 @@ extension AmoCRMEmulator {
         guard object["client_id"]?.stringValue == clientID, object["client_secret"]?.stringValue == clientSecret else {
             return Self.oauthError(401, "Client authentication failed")
         }
+        // amoCRM checks the redirect URI against the integration's: an address, never a relative path.
+        guard let redirect = object["redirect_uri"]?.stringValue, let url = URL(string: redirect), ["http", "https"].contains(url.scheme ?? ""), url.host != nil else {
+            return Self.oauthError(400, "Redirect URI is not valid")
+        }
         switch object["grant_type"]?.stringValue {
         case "authorization_code":
             guard let code = object["code"]?.stringValue, let expires = oauth.codes.removeValue(forKey: code), expires > clock() else {

@@ -11,11 +11,27 @@ extension AmoCRMEmulator {
         let page = Int(parameters["page"] ?? "1") ?? 0
         guard page >= 1 else { return Self.validation(path: "page", code: "InvalidValue", detail: "This value should be 1 or more.") }
         let with = Set((parameters["with"] ?? "").split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) })
-        var rows = Array((with.contains("only_deleted") ? deleted[entity] : records[entity])?.values ?? [:].values)
-        let ids = query.filter { $0.0 == "filter[id]" || $0.0.hasPrefix("filter[id][") }.map(\.1)
-        if !ids.isEmpty {
-            guard ids.allSatisfy({ Int($0) != nil }) else { return Self.validation(path: "filter.id", code: "InvalidType", detail: "This value should be of type int.") }
-            let wanted = Set(ids.compactMap { Int($0) })
+        let store = (with.contains("only_deleted") ? deleted[entity] : records[entity]) ?? [:]
+        var ids: [Int]
+        if with.contains("only_deleted") {
+            ids = store.keys.sorted()
+        } else if let cached = orderedIDs[entity] {
+            ids = cached
+        } else {
+            ids = store.keys.sorted()
+            orderedIDs[entity] = ids
+        }
+        // A plain page in id order needs only its own records.
+        let filtered = query.contains { $0.0.hasPrefix("filter[") || $0.0 == "query" } || parameters["order[updated_at]"] != nil || parameters["order[id]"] == "desc"
+        if !filtered {
+            let start = min((page - 1) * limit, ids.count)
+            ids = Array(ids[start..<min(start + limit + 1, ids.count)])
+        }
+        var rows = ids.compactMap { store[$0] }
+        let wantedIDs = query.filter { $0.0 == "filter[id]" || $0.0.hasPrefix("filter[id][") }.map(\.1)
+        if !wantedIDs.isEmpty {
+            guard wantedIDs.allSatisfy({ Int($0) != nil }) else { return Self.validation(path: "filter.id", code: "InvalidType", detail: "This value should be of type int.") }
+            let wanted = Set(wantedIDs.compactMap { Int($0) })
             rows = rows.filter { wanted.contains($0["id"]?.intValue ?? 0) }
         }
         for (key, value) in query where key.hasPrefix("filter[custom_fields_values][") {
@@ -29,18 +45,17 @@ extension AmoCRMEmulator {
             }
         }
         if let search = parameters["query"], !search.isEmpty {
-            // amoCRM's search: names, and phones by their digits.
-            let digits = String(search.filter(\.isNumber).suffix(10))
+            // amoCRM's search is loose: the text anywhere in the name or any field value, digits anywhere in a
+            // phone — a caller must check what it found.
+            let needle = search.lowercased()
+            let digits = search.filter(\.isNumber)
             rows = rows.filter { row in
-                if row["name"]?.stringValue?.localizedCaseInsensitiveContains(search) == true { return true }
-                if search.contains("@") {
-                    return (row["custom_fields_values"]?.arrayValue ?? []).contains { field in
-                        (field.objectValue?["values"]?.arrayValue ?? []).contains { $0.objectValue?["value"]?.stringValue?.lowercased() == search.lowercased() }
-                    }
-                }
-                guard digits.count >= 7 else { return false }
+                if row["name"]?.stringValue?.lowercased().contains(needle) == true { return true }
                 return (row["custom_fields_values"]?.arrayValue ?? []).contains { field in
-                    (field.objectValue?["values"]?.arrayValue ?? []).contains { String(($0.objectValue?["value"]?.stringValue ?? "").filter(\.isNumber).suffix(10)) == digits }
+                    (field.objectValue?["values"]?.arrayValue ?? []).contains { item in
+                        let value = item.objectValue?["value"]?.scalarText ?? ""
+                        return value.lowercased().contains(needle) || (digits.count >= 3 && value.filter(\.isNumber).contains(digits))
+                    }
                 }
             }
         }
@@ -56,7 +71,8 @@ extension AmoCRMEmulator {
             rows.sort { ($0["id"]?.intValue ?? 0) < ($1["id"]?.intValue ?? 0) }
             if parameters["order[id]"] == "desc" { rows.reverse() }
         }
-        let start = (page - 1) * limit
+        // Unfiltered, `rows` is this page (and one more record, to know whether a next page exists).
+        let start = filtered ? (page - 1) * limit : 0
         guard start < rows.count else { return Answer(status: 204, contentType: "", body: "") }
         let slice = rows[start..<min(start + limit, rows.count)].map { row -> JSONValue in
             var row = row

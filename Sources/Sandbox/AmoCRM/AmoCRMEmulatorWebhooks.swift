@@ -24,13 +24,15 @@ extension AmoCRMEmulator {
 
     /// The v2 form body of one change.
     static func form(entity: String, action: String, row: [String: JSONValue], old: [String: JSONValue]?, account: (Int, String, String)) -> String {
-        let prefix = "\(entity)[\(action)][0]"
+        // Companies travel as contacts of type `company`, as amoCRM's form hooks carry them.
+        let prefix = "\(entity == "companies" ? "contacts" : entity)[\(action)][0]"
         var pairs: [(String, String)] = []
         func add(_ key: String, _ value: JSONValue?) {
             guard let text = value?.scalarText else { return }
             pairs.append(("\(prefix)[\(key)]", text))
         }
         add("id", row["id"])
+        if entity != "leads" { pairs.append(("\(prefix)[type]", entity == "companies" ? "company" : "contact")) }
         if action == "delete" {
             add("status_id", row["status_id"])
             add("pipeline_id", row["pipeline_id"])
@@ -45,7 +47,6 @@ extension AmoCRMEmulator {
             add("created_user_id", row["created_by"])
             add("date_create", row["created_at"])
             add("pipeline_id", row["pipeline_id"])
-            if entity == "contacts" { pairs.append(("\(prefix)[type]", "contact")) }
             add("account_id", row["account_id"])
             add("created_at", row["created_at"])
             add("updated_at", row["updated_at"])

@@ -37,6 +37,7 @@ extension AmoCRMEmulator {
         var answered: [JSONValue] = []
         for (id, requestID, row) in created {
             records[entity, default: [:]][id] = row
+            orderedIDs[entity] = nil
             answered.append(["id": .number(Double(id)), "request_id": .string(requestID), "_links": ["self": ["href": .string("\(baseURL)/api/v4/\(entity)/\(id)")]]])
             notify(entity, action: "add", row: row, old: nil)
         }
@@ -67,6 +68,29 @@ extension AmoCRMEmulator {
         }
         if pathID != nil, let first = answered.first { return Self.ok(first) }
         return Self.ok(["_links": ["self": ["href": .string("\(baseURL)/api/v4/\(entity)")]], "_embedded": [entity: .array(answered)]])
+    }
+
+    /// `POST /api/v4/leads/{id}/link`: `[{"to_entity_id", "to_entity_type": "contacts", "metadata": {"is_main"}}]`.
+    func link(lead id: Int, _ body: String) -> Answer {
+        guard var row = records["leads"]?[id] else { return Self.problem(404, "Not Found", detail: "Lead not found") }
+        guard let items = JSONValue(jsonText: body)?.arrayValue, !items.isEmpty else {
+            return Self.validation(path: "", code: "InvalidType", detail: "The body must be a non-empty array of links.")
+        }
+        var embedded = row["_embedded"]?.objectValue ?? [:]
+        var contacts = embedded["contacts"]?.arrayValue ?? []
+        for (index, item) in items.enumerated() {
+            let object = item.objectValue ?? [:]
+            guard object["to_entity_type"]?.stringValue == "contacts", let contact = object["to_entity_id"]?.intValue, records["contacts"]?[contact] != nil else {
+                return Self.validation(path: "\(index).to_entity_id", code: "NotFound", detail: "Entity not found")
+            }
+            if !contacts.contains(where: { $0.objectValue?["id"]?.intValue == contact }) {
+                contacts.append(["id": .number(Double(contact)), "is_main": .bool(contacts.isEmpty)])
+            }
+        }
+        embedded["contacts"] = .array(contacts)
+        row["_embedded"] = .object(embedded)
+        records["leads"]?[id] = row
+        return Self.ok(["_embedded": ["links": .array(items)]])
     }
 
     /// `POST /api/v4/leads/complex`: each lead with new contacts in one request; answers a bare array.
@@ -122,6 +146,10 @@ extension AmoCRMEmulator {
                 return Self.validation(path: "\(index).pipeline_id", code: "NotSupportedChoice", detail: "The value you selected is not a valid choice.")
             }
             let status = object["status_id"]?.intValue ?? Self.statuses(pipeline: pipeline)[1].id
+            // Won and lost are in every pipeline: amoCRM wants to be told which.
+            if (status == 142 || status == 143) && object["pipeline_id"] == nil {
+                return Self.validation(path: "\(index).pipeline_id", code: "NotBlank", detail: "pipeline_id is required with a system status.")
+            }
             guard Self.statusIDs(pipeline: pipeline).contains(status) else {
                 return Self.validation(path: "\(index).status_id", code: "NotSupportedChoice", detail: "The value you selected is not a valid choice.")
             }
@@ -152,6 +180,13 @@ extension AmoCRMEmulator {
             row["custom_fields_values"] = merged.isEmpty ? .null : .array(merged)
         }
         if let links = object["_embedded"]?.objectValue {
+            for key in ["contacts", "companies"] {
+                for (position, link) in (links[key]?.arrayValue ?? []).enumerated() {
+                    guard let id = link.objectValue?["id"]?.intValue, records[key]?[id] != nil else {
+                        return Self.validation(path: "\(index)._embedded.\(key).\(position).id", code: "NotFound", detail: "Entity not found")
+                    }
+                }
+            }
             var embedded = row["_embedded"]?.objectValue ?? [:]
             for key in ["contacts", "companies", "tags"] where links[key] != nil { embedded[key] = links[key] }
             row["_embedded"] = .object(embedded)
@@ -172,6 +207,7 @@ extension AmoCRMEmulator {
     /// A user deleted a record (test control): it leaves the lists, shows under `with=only_deleted`, webhooks go out.
     public func userDeleted(_ entity: String, id: Int) {
         guard var row = records[entity]?.removeValue(forKey: id) else { return }
+        orderedIDs[entity] = nil
         row["is_deleted"] = true
         row["updated_at"] = .number(Double(max(Int(clock()), (row["updated_at"]?.intValue ?? 0) + 1)))
         deleted[entity, default: [:]][id] = row

@@ -53,12 +53,21 @@ struct AmoCRMAppController {
 
     private var base: String { (services.settings.publicURL ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "/")) }
 
+    /// Where amoCRM sends the admin back: the public URL, else the address this request came to.
+    private func redirectBase(_ request: Request) throws -> String {
+        if !base.isEmpty { return base }
+        guard let host = request.head.authority, !host.isEmpty, host.allSatisfy({ $0.isLetter || $0.isNumber || ".-:[]".contains($0) }) else {
+            throw SwitchboardError.conflict("set the server's public_url: amoCRM needs an absolute address to send the admin back to", field: "public_url")
+        }
+        return "http://\(host)"
+    }
+
     // MARK: OAuth
 
     /// Called for `POST …/integrations/amocrm/authorize`.
-    func authorize(tenant: Tenant) async throws -> Response {
+    func authorize(tenant: Tenant, request: Request) async throws -> Response {
         let integration = try await integration(tenant)
-        let redirect = base + "/oauth/amocrm/\(tenant.id)/callback"
+        let redirect = try redirectBase(request) + "/oauth/amocrm/\(tenant.id)/callback"
         var settings = integration.settings
         settings["redirect_uri"] = .string(redirect)
         let oauth: AmoCRMOAuthClient
@@ -71,8 +80,11 @@ struct AmoCRMAppController {
         }
         let state = Identifiers.randomToken(prefix: "amos_", bytes: 24)
         let expires = Date().addingTimeInterval(Self.stateLifetime)
-        settings["oauth_state_expires_at"] = .number(expires.timeIntervalSince1970.rounded(.down))
-        _ = try await services.stores.integrations.save(tenantID: tenant.id, kind: .amocrm, change: .init(settings: settings, secrets: ["oauth_state": state]))
+        _ = try await services.stores.integrations.save(
+            tenantID: tenant.id, kind: .amocrm,
+            change: .init(
+                secrets: ["oauth_state": state],
+                mergingSettings: ["redirect_uri": .string(redirect), "oauth_state_expires_at": .number(expires.timeIntervalSince1970.rounded(.down))]))
         let consent = integration.settings["oauth_url"]?.stringValue.flatMap { $0.isEmpty ? nil : $0 } ?? AmoCRMOAuthClient.defaultAuthorizeURL
         let view: JSONValue = [
             "authorize_url": .string(oauth.authorizeURL(state: state, authorizeURL: consent)), "redirect_uri": .string(redirect),
@@ -102,10 +114,12 @@ struct AmoCRMAppController {
         let tokens: AmoCRMTokens
         do {
             tokens = try await AmoCRMTokenKeeper.oauthClient(integration).exchange(code: code)
+        } catch let error as AmoCRMError where (400..<500).contains(error.status) && error.status != 429 {
+            throw SwitchboardError.invalid("code", "amoCRM refused the authorization code (it lives 20 minutes and works once): \(error.summary)", code: "oauth_refused")
         } catch let error as AmoCRMError {
-            throw SwitchboardError(.unavailable, code: "oauth_failed", message: "amoCRM refused the authorization code: \(error.summary)", field: "code")
+            throw SwitchboardError(.unavailable, code: "crm_unavailable", message: "amoCRM could not be reached to trade the code: \(error.summary)", field: "code")
         } catch let failure as JobFailure {
-            throw SwitchboardError.invalid("settings.client_id", failure.message, code: "missing_field")
+            throw SwitchboardError.conflict(failure.message, field: "integration")
         }
         var settings: [String: JSONValue] = ["oauth_state_expires_at": .null]
         if integration.secrets["webhook_secret"] == nil { settings["webhooks_pending"] = true }
@@ -136,10 +150,8 @@ struct AmoCRMAppController {
         } catch let error as AmoCRMError {
             throw SwitchboardError(.unavailable, code: "crm_error", message: "amoCRM refused the webhook: \(error.summary)", field: "integration")
         }
-        var settings = integration.settings
-        settings["webhooks_pending"] = nil
-        settings["webhooks_registered_at"] = .string(Date().ISO8601Format())
-        _ = try await services.stores.integrations.save(tenantID: tenant.id, kind: .amocrm, change: .init(settings: settings))
+        _ = try await services.stores.integrations.save(
+            tenantID: tenant.id, kind: .amocrm, change: .init(mergingSettings: ["webhooks_pending": .null, "webhooks_registered_at": .string(Date().ISO8601Format())]))
         let view: JSONValue = ["destination": .string(SecretMask.redact(destination, hiding: [integration.secrets["webhook_secret"] ?? ""])), "events": .array(Self.events.map(JSONValue.string))]
         return try JSONResponse.make(view)
     }
@@ -164,7 +176,15 @@ struct AmoCRMAppController {
         }
         var settings = integration.settings
         for key in ["status_map", "utm_fields"] where body[key] != nil { settings[key] = body[key] }
-        let mapping = try AmoCRMLeadMapping(settings: settings)
+        let mapping: AmoCRMLeadMapping
+        do {
+            mapping = try AmoCRMLeadMapping(settings: settings)
+        } catch let error as SwitchboardError {
+            // Named as the body names it (`status_map.…`), not as the stored setting.
+            var named = error
+            named.field = error.field.map { $0.hasPrefix("settings.") ? String($0.dropFirst(9)) : $0 }
+            throw named
+        }
         let client: AmoCRMClient
         do {
             client = try services.amoCRM.client(integration, event: "mapping.check")
@@ -189,8 +209,11 @@ struct AmoCRMAppController {
             }
         } catch let error as AmoCRMError {
             throw SwitchboardError(.unavailable, code: "crm_error", message: "amoCRM could not be asked: \(error.summary)", field: "integration")
+        } catch let failure as JobFailure {
+            throw SwitchboardError.conflict(failure.message, field: "integration")
         }
-        _ = try await services.stores.integrations.save(tenantID: tenant.id, kind: .amocrm, change: .init(settings: settings))
+        _ = try await services.stores.integrations.save(
+            tenantID: tenant.id, kind: .amocrm, change: .init(mergingSettings: ["status_map": settings["status_map"] ?? .null, "utm_fields": settings["utm_fields"] ?? .null]))
         await services.configChanged(tenantID: tenant.id)
         let view: JSONValue = ["status_map": settings["status_map"] ?? [:], "utm_fields": settings["utm_fields"] ?? [:]]
         return try JSONResponse.make(view)

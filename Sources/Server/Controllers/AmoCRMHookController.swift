@@ -62,8 +62,11 @@ struct AmoCRMHookController {
                 let tenant = try await services.stores.tenants.find(candidate.tenantID)
             else { continue }
             let key = integration.secrets["webhook_signing_secret"] ?? integration.secrets["client_secret"] ?? ""
+            // The seed's literal scheme signs only `client|account` — replayable with any body — so it is taken
+            // only where the tenant turned it on (`seed_header_signature: true`).
+            let headerScheme = integration.settings["seed_header_signature"]?.boolValue == true
             guard AmoCRMWebhook.seedSignatureValid(body: text, header: signature, secret: key)
-                || AmoCRMWebhook.seedHeaderSignatureValid(clientUUID: clientUUID, accountID: accountID, header: signature, secret: key)
+                || (headerScheme && AmoCRMWebhook.seedHeaderSignatureValid(clientUUID: clientUUID, accountID: accountID, header: signature, secret: key))
             else { continue }
             let hook = text.first == "{" || text.isEmpty ? try AmoCRMWebhook.parse(json: text.isEmpty ? "{}" : text) : try AmoCRMWebhook.parse(form: text)
             return try await accept(hook, tenant: tenant, integration: integration, context: context)
@@ -80,7 +83,9 @@ struct AmoCRMHookController {
         var ids: [String: [Int64]] = [:]
         var ignored = hook.ignored
         for event in hook.events {
-            guard let entity = Self.mirrorEntity[event.entity] else {
+            // amoCRM's form hooks may carry a company as a contact of type `company`.
+            let kind = event.entity == "contacts" && event.record["type"]?.stringValue == "company" ? "companies" : event.entity
+            guard let entity = Self.mirrorEntity[kind] else {
                 ignored.append(event.entity)
                 continue
             }

@@ -35,7 +35,7 @@ struct Bitrix24AppController {
     @Sendable func authorize(_ request: Request, context: AppRequestContext) async throws -> Response {
         let tenant = try context.requireTenant()
         let kind = try context.parameters.require("kind")
-        if kind == IntegrationKind.amocrm.rawValue { return try await AmoCRMAppController(services: services).authorize(tenant: tenant) }
+        if kind == IntegrationKind.amocrm.rawValue { return try await AmoCRMAppController(services: services).authorize(tenant: tenant, request: request) }
         guard kind == IntegrationKind.bitrix24.rawValue else {
             throw SwitchboardError.invalid("kind", "only bitrix24 and amocrm integrations are authorized here; '\(kind)' is not", code: "unsupported")
         }

@@ -24,7 +24,8 @@ struct ObservabilityMiddleware: RouterMiddleware {
             let normalized = APIError.normalize(error, requestID: context.requestID)
             if normalized.kind == .internal {
                 context.logger.error(
-                    "request failed", metadata: ["error": "\(String(reflecting: error))", "path": "\(request.uri.path)"])
+                    // The route pattern, not the path: a hook's path carries its secret (`/hooks/amocrm/{tenant}/{secret}`).
+                    "request failed", metadata: ["error": "\(String(reflecting: error))", "route": "\(context.endpointPath ?? "unmatched")"])
             }
             response = APIError.response(for: normalized, requestID: context.requestID)
         }

@@ -19,16 +19,37 @@ public struct IntegrationRepository: Sendable {
         public var enabled: Bool?
         public var settings: [String: JSONValue]?
         public var secrets: [String: String?]?
+        /// Settings set on top of the stored ones, read in the same locked step (`null` removes a key):
+        /// for a change of a few keys that must not undo a concurrent change of others.
+        public var mergingSettings: [String: JSONValue]?
 
-        public init(enabled: Bool? = nil, settings: [String: JSONValue]? = nil, secrets: [String: String?]? = nil) {
+        public init(
+            enabled: Bool? = nil, settings: [String: JSONValue]? = nil, secrets: [String: String?]? = nil, mergingSettings: [String: JSONValue]? = nil
+        ) {
             self.enabled = enabled
             self.settings = settings
             self.secrets = secrets
+            self.mergingSettings = mergingSettings
         }
     }
 
     /// Creates or changes the tenant's integration of `kind`. Enabling checks that nothing required is missing.
     public func save(tenantID: String, kind: IntegrationKind, change: Change) async throws -> Integration {
+        // Integrations with rotating OAuth tokens: read and written under the tenant's refresh lock, so a
+        // concurrent refresh is not undone by writing back the secrets read before it.
+        if let lock = TenantRefreshLock.name(for: kind), runner.backend == .postgres {
+            if let database = runner as? Database {
+                return try await database.transaction { tx in
+                    try await TenantRefreshLock.take(lock, tenantID: tenantID, on: tx)
+                    return try await IntegrationRepository(tx, secrets: secrets).saveHeld(tenantID: tenantID, kind: kind, change: change)
+                }
+            }
+            try await TenantRefreshLock.take(lock, tenantID: tenantID, on: runner)
+        }
+        return try await saveHeld(tenantID: tenantID, kind: kind, change: change)
+    }
+
+    private func saveHeld(tenantID: String, kind: IntegrationKind, change: Change) async throws -> Integration {
         let now = Date.storageNow
         let integration =
             try await find(tenantID: tenantID, kind: kind)
@@ -40,16 +61,17 @@ public struct IntegrationRepository: Sendable {
 
     /// Enables or disables an existing integration; "not found" when the tenant has none of `kind`.
     public func setEnabled(tenantID: String, kind: IntegrationKind, _ enabled: Bool) async throws -> Integration {
-        guard let integration = try await find(tenantID: tenantID, kind: kind) else {
+        guard try await find(tenantID: tenantID, kind: kind) != nil else {
             throw SwitchboardError.notFound("\(kind.rawValue) integration")
         }
-        return try await apply(.init(enabled: enabled), to: integration)
+        return try await save(tenantID: tenantID, kind: kind, change: .init(enabled: enabled))
     }
 
     private func apply(_ change: Change, to current: Integration) async throws -> Integration {
         var integration = current
         let (tenantID, kind, now) = (current.tenantID, current.kind, Date.storageNow)
         if let settings = change.settings { integration.settings = settings }
+        for (key, value) in change.mergingSettings ?? [:] { integration.settings[key] = value == .null ? nil : value }
         for (name, value) in change.secrets ?? [:] {
             guard !name.isEmpty else { throw SwitchboardError.invalid("secrets", "a secret needs a name") }
             integration.secrets[name] = value

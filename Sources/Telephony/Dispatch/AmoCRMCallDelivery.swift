@@ -8,7 +8,9 @@ import SwitchboardCore
 /// amoCRM's share of a call: the popup when an inbound call starts ringing, and when it is over the
 /// call log entry on the caller's contact (created first when amoCRM does not know the number and the
 /// tenant allows it — amoCRM silently drops a call on an unknown number), plus a call-back task for a
-/// missed inbound call. Each request is one ledger effect, so a retry never adds a call twice.
+/// missed inbound call. Each request is one ledger effect: a step that amoCRM answered is never sent again.
+/// amoCRM takes no idempotency key for calls and tasks, so an answer lost in transit (a timeout after amoCRM
+/// stored it) can repeat one on the retry; a contact is looked up by number before it is made, so not it.
 ///
 /// Settings of the `amocrm` integration: `telephony` (take calls at all), `create_contact_for_unknown`
 /// (default true), `missed_call_tasks` (default true), `popup` (default true).
@@ -51,8 +53,11 @@ extension TelephonyDispatcher {
                     // The contact was just made or found, so this is amoCRM lagging behind its own search: retry.
                     throw JobFailure.retryable("amoCRM did not attach the call: \(refused["detail"]?.scalarText ?? refused["title"]?.scalarText ?? "?")", retryAfter: .seconds(5))
                 }
-                let id = AmoCRMClient.embedded(answer ?? [:], "calls").first?.objectValue?["id"]
-                return ["call_id": id ?? .null, "contact_id": .number(Double(contact)), "call_status": .number(Double(AmoCRMCallMapping.callStatus(call.outcome)))]
+                guard let id = AmoCRMClient.embedded(answer ?? [:], "calls").first?.objectValue?["id"] else {
+                    // No id and no error: amoCRM dropped the call without a word — not done.
+                    throw JobFailure.retryable("amoCRM answered without adding the call", retryAfter: .seconds(5))
+                }
+                return ["call_id": id, "contact_id": .number(Double(contact)), "call_status": .number(Double(AmoCRMCallMapping.callStatus(call.outcome)))]
             }
             var result: [String: JSONValue] = ["call": added.result, "replayed": .bool(added.replayed)]
             let missed = call.direction == .inbound && [.noAnswer, .abandoned, .busy].contains(call.outcome)
@@ -68,11 +73,9 @@ extension TelephonyDispatcher {
         }
     }
 
-    /// The contact amoCRM finds for the number (its search matches phones by digits).
+    /// The contact with the number (amoCRM's loose search, checked: the same last 10 digits).
     private func findContact(_ phone: String, client: AmoCRMClient) async throws -> Int? {
-        let digits = String(phone.filter(\.isNumber))
-        let (rows, _) = try await guarded { try await client.page("/api/v4/contacts", embedded: "contacts", query: [("query", digits), ("limit", "1")]) }
-        return rows.first?.objectValue?["id"]?.intValue
+        try await guarded { try await AmoCRMContacts.find(client, phone: phone, email: nil) }
     }
 
     /// amoCRM's errors as job failures (retryable for outages and 429, permanent for refused input).

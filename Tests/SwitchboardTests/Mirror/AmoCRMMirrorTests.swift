@@ -148,7 +148,7 @@ struct AmoCRMMirrorTests {
                 let badStatus = try await client.send(.put, "/api/v1/tenants/alpha/integrations/amocrm/mapping", token: token, json: #"{"status_map":{"999":"new"}}"#)
                 #expect(badStatus.status == .badRequest && badStatus.errorField == "status_map.999", "\(badStatus.text)")
                 let badName = try await client.send(.put, "/api/v1/tenants/alpha/integrations/amocrm/mapping", token: token, json: #"{"status_map":{"40166521":"New Stage"}}"#)
-                #expect(badName.status == .badRequest && badName.errorField == "settings.status_map.40166521", "\(badName.text)")
+                #expect(badName.status == .badRequest && badName.errorField == "status_map.40166521", "\(badName.text)")
                 let badField = try await client.send(.put, "/api/v1/tenants/alpha/integrations/amocrm/mapping", token: token, json: #"{"utm_fields":{"777":"utm_source"}}"#)
                 #expect(badField.status == .badRequest && badField.errorField == "utm_fields.777", "\(badField.text)")
                 let mapping = try await client.send(
@@ -225,12 +225,12 @@ struct AmoCRMMirrorTests {
 
     @Test("webhooks: registered in the account, real form deliveries (and duplicates, stale ones, deletes) applied by re-reading; bad secret 401, malformed 400", arguments: TestBackend.all)
     func webhooks(backend: TestBackend) async throws {
-        let emulator = AmoCRMEmulator(leads: 30, contacts: 5, perSecond: 1000)
+        let emulator = AmoCRMEmulator(leads: 30, contacts: 5, companies: 2, perSecond: 1000)
         try await SandboxServer.withAmoCRM(emulator) { base in
             try await TestSupport.withApp(backend, settings: ServerSettings(bcryptCost: 4, publicURL: "http://127.0.0.1:9")) { client, world in
                 let token = world.tenantA.apiTokenPlaintext
                 try await Self.connect(client, token: token, base: base, emulator: emulator, longLived: true)
-                for entity in ["lead", "contact"] { try await Self.sync(client, world, token: token, entity: entity) }
+                for entity in ["lead", "contact", "company"] { try await Self.sync(client, world, token: token, entity: entity) }
                 let registered = try await client.send(.post, "/api/v1/tenants/alpha/integrations/amocrm/webhooks", token: token)
                 #expect(registered.status == .ok, "\(registered.text)")
                 let secret = try #require(try await world.services.stores.integrations.find(tenantID: world.tenantA.tenant.id, kind: .amocrm)?.secrets["webhook_secret"])
@@ -239,12 +239,14 @@ struct AmoCRMMirrorTests {
                 // The account posts to our (here unreachable) address; each body is replayed to the router.
                 await emulator.userChanged("leads", id: 3, ["name": "Первая правка"])
                 let won = await emulator.record("leads", id: 3)?["status_id"] == 142 ? 143 : 142
-                await emulator.userChanged("leads", id: 3, ["name": "Вторая правка", "status_id": .number(Double(won))])
+                await emulator.userChanged("leads", id: 3, ["name": "Вторая правка", "status_id": .number(Double(won)), "pipeline_id": 4_122_859])
                 await emulator.userDeleted("leads", id: 4)
                 await emulator.userChanged("contacts", id: 2, ["name": "Новое имя"])
+                await emulator.userChanged("companies", id: 1, ["name": "ООО «Переименована»"])
                 await emulator.flushDeliveries()
                 let bodies = await emulator.deliveries.map(\.body)
-                #expect(bodies.count == 5 && bodies.allSatisfy { $0.contains("account%5Bsubdomain%5D=sandbox") })
+                #expect(bodies.contains { $0.contains("contacts%5Bupdate%5D%5B0%5D%5Btype%5D=company") }, "a company travels as a contact of type company")
+                #expect(bodies.count == 6 && bodies.allSatisfy { $0.contains("account%5Bsubdomain%5D=sandbox") })
                 #expect(bodies.contains { $0.contains("leads%5Bstatus%5D%5B0%5D%5Bold_status_id%5D") })
                 let path = "/hooks/amocrm/\(world.tenantA.tenant.id)/\(secret)"
                 // Newest first, then the oldest again (a stale duplicate): the mirror keeps amoCRM's current state.
@@ -260,6 +262,7 @@ struct AmoCRMMirrorTests {
                 #expect(lead[3]?["name"] == "Вторая правка" && lead[3]?["status_id"] == String(won))
                 #expect(lead[4]?["deleted_at"] != nil)
                 #expect(try await Self.rows(world, "amocrm_contacts", where: "id = 2")[2]?["name"] == "Новое имя")
+                #expect(try await Self.rows(world, "amocrm_companies", where: "id = 1")[1]?["name"] == "ООО «Переименована»")
 
                 let wrong = try await Self.post(client, "/hooks/amocrm/\(world.tenantA.tenant.id)/nope", bodies[0])
                 #expect(wrong.status == .unauthorized && wrong.errorField == "secret")
@@ -289,8 +292,12 @@ struct AmoCRMMirrorTests {
                 }
                 let signed = try await post(Identifiers.hmacSHA256Hex(body, key: emulator.clientSecret))
                 #expect(signed.status == .ok && signed.object["events_processed"] as? Int == 1, "\(signed.text)")
-                let seedStyle = try await post(Identifiers.hmacSHA256Hex("test-uuid|\(emulator.accountID)", key: emulator.clientSecret))
-                #expect(seedStyle.status == .ok)
+                // The seed's header-only signature (replayable with any body) counts only where the tenant turned it on.
+                let headerOnly = Identifiers.hmacSHA256Hex("test-uuid|\(emulator.accountID)", key: emulator.clientSecret)
+                #expect(try await post(headerOnly).status == .unauthorized)
+                _ = try await world.services.stores.integrations.save(
+                    tenantID: world.tenantA.tenant.id, kind: .amocrm, change: .init(mergingSettings: ["seed_header_signature": true]))
+                #expect(try await post(headerOnly).status == .ok)
                 #expect(try await post("test-signature").status == .unauthorized)
                 #expect(try await post(Identifiers.hmacSHA256Hex(body, key: emulator.clientSecret), account: "1").status == .unauthorized)
                 let health = try await client.send(.get, "/api/webhooks/amo/health")
