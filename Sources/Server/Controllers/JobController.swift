@@ -1,6 +1,7 @@
 import Foundation
 import Hummingbird
 import Jobs
+import Mirror
 import Storage
 import SwitchboardCore
 
@@ -66,10 +67,18 @@ struct JobController {
         if let payload = body.payload, payload.objectValue == nil {
             throw SwitchboardError.invalid("payload", "payload must be a JSON object")
         }
+        // A sync of an entity shares its one live job with the schedule and the sync API: two runs would
+        // write over each other's checkpoint.
+        var uniqueKey = body.uniqueKey
+        if uniqueKey == nil, [MirrorJobs.sync, MirrorJobs.crmSync].contains(body.kind), let tenantID, let payload = body.payload?.objectValue,
+            let entity = payload["entity"]?.stringValue
+        {
+            uniqueKey = MirrorJobs.uniqueKey(tenantID: tenantID, crm: payload["integration"]?.stringValue ?? "bitrix24", entity: entity)
+        }
         let (job, inserted) = try await services.jobs.enqueue(
             .init(
                 kind: body.kind, tenantID: tenantID, payload: body.payload ?? [:], priority: body.priority ?? 100,
-                runAt: runAt, maxAttempts: body.maxAttempts ?? policy.maxAttempts, uniqueKey: body.uniqueKey))
+                runAt: runAt, maxAttempts: body.maxAttempts ?? policy.maxAttempts, uniqueKey: uniqueKey))
         return try JSONResponse.make(JobView(job, deduplicated: !inserted), status: inserted ? .created : .ok)
     }
 
