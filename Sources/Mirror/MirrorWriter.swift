@@ -62,7 +62,7 @@ public struct MirrorWriter: Sendable {
         try await tx.copy(into: stage, columns: prepared.names, rows: prepared.values)
         try await tx.run { sql in
             try await sql.raw(
-                "INSERT INTO \(unsafeRaw: table) (\(unsafeRaw: quoted)) SELECT \(unsafeRaw: quoted) FROM \(unsafeRaw: stage) \(unsafeRaw: UpsertStatement.onConflict("id", columns: prepared.names))"
+                "INSERT INTO \(unsafeRaw: table) AS \(unsafeRaw: UpsertStatement.existing) (\(unsafeRaw: quoted)) SELECT \(unsafeRaw: quoted) FROM \(unsafeRaw: stage) \(unsafeRaw: UpsertStatement.onConflict("id", columns: prepared.names))"
             ).run()
         }
     }
@@ -212,7 +212,7 @@ struct UpsertStatement: SQLExpression {
 
     func serialize(to serializer: inout SQLSerializer) {
         let quoted = columns.map(MirrorDatabase.quote)
-        serializer.write("INSERT INTO \(table) (\(quoted.joined(separator: ", "))) VALUES ")
+        serializer.write("INSERT INTO \(table) AS \(Self.existing) (\(quoted.joined(separator: ", "))) VALUES ")
         for (rowIndex, row) in rows.enumerated() {
             serializer.write(rowIndex == 0 ? "(" : ", (")
             for (index, value) in row.enumerated() {
@@ -226,9 +226,19 @@ struct UpsertStatement: SQLExpression {
         serializer.write(" " + Self.onConflict(conflict, columns: columns))
     }
 
-    /// `ON CONFLICT (key) DO UPDATE SET` every other column from the new row.
+    /// The stored row's name in the conflict clause.
+    static let existing = "existing"
+
+    /// `ON CONFLICT (key) DO UPDATE SET` every other column from the new row — unless the new row is older
+    /// than the stored one (`modified_at`): a slow re-read that finishes after a newer one (two events, a sync
+    /// and a webhook) must not put the old values back. It still counts as seen (`synced_at`).
     static func onConflict(_ key: String, columns: [String]) -> String {
-        let updates = columns.filter { $0 != key }.map(MirrorDatabase.quote).map { "\($0) = excluded.\($0)" }
+        let guarded = columns.contains("modified_at")
+        let updates = columns.filter { $0 != key }.map { column -> String in
+            let name = MirrorDatabase.quote(column)
+            guard guarded, column != "synced_at" else { return "\(name) = excluded.\(name)" }
+            return "\(name) = CASE WHEN excluded.\"modified_at\" < \(existing).\"modified_at\" THEN \(existing).\(name) ELSE excluded.\(name) END"
+        }
         return "ON CONFLICT (\(MirrorDatabase.quote(key))) DO UPDATE SET \(updates.joined(separator: ", "))"
     }
 }

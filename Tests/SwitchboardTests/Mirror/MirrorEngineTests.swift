@@ -179,6 +179,29 @@ struct MirrorEngineTests {
         }
     }
 
+    @Test("a re-read older than the stored row (two events applied out of order) keeps the newer values, and still counts as seen", arguments: TestBackend.all)
+    func staleReadKeepsNewer(backend: TestBackend) async throws {
+        let source = ScriptedSource(fields: ScriptedSource.baseFields, count: 10)
+        try await Self.withMirror(backend, source: source) { sync, _ in
+            let entity = sync.source.entities[0]
+            _ = try await sync.run(entity, mode: .full)
+            let newer = Date(timeIntervalSince1970: 1_800_000_000)
+            source.state.withLock { $0.records[3] = ScriptedSource.record(3, modified: newer, extra: ["TITLE": "Новее"]) }
+            _ = try await sync.apply(entity, ids: [3])
+            // A slower job read the record before that change and finishes now.
+            source.state.withLock { $0.records[3] = ScriptedSource.record(3, modified: newer.addingTimeInterval(-60), extra: ["TITLE": "Старее"]) }
+            _ = try await sync.apply(entity, ids: [3])
+            let row = try #require(try await Self.rows(sync, "SELECT title FROM $T WHERE id = 3").first)
+            #expect(try row.decode(column: "title", as: String.self) == "Новее")
+            // A full run that meets the older copy does not mark the row deleted either.
+            let full = try await sync.run(entity, mode: .full)
+            #expect(full.rowsDeleted == 0 && full.rowsInMirror == 10)
+            source.state.withLock { $0.records[3] = ScriptedSource.record(3, modified: newer.addingTimeInterval(60), extra: ["TITLE": "Ещё новее"]) }
+            _ = try await sync.apply(entity, ids: [3])
+            #expect(try await Self.rows(sync, "SELECT title FROM $T WHERE id = 3").first?.decode(column: "title", as: String.self) == "Ещё новее")
+        }
+    }
+
     @Test("a field that appears mid-run becomes a column at once; a changed type widens to text without loss", arguments: TestBackend.all)
     func drift(backend: TestBackend) async throws {
         let source = ScriptedSource(fields: ScriptedSource.baseFields, count: 30)
