@@ -3,6 +3,7 @@ import AmoCRM
 import Bitrix24
 import Foundation
 import Jobs
+import SQLKit
 import Storage
 import SwitchboardCore
 
@@ -111,7 +112,16 @@ public struct MirrorJobs: Sendable {
     public static func syncPipelinesJob(tenantID: String, crm: String) -> JobQueue.NewJob {
         JobQueue.NewJob(
             kind: syncPipelines, tenantID: tenantID, payload: ["integration": .string(crm)], maxAttempts: 5,
-            uniqueKey: "sync-pipelines:\(tenantID):\(crm)")
+            uniqueKey: syncPipelinesKey(tenantID: tenantID, crm: crm))
+    }
+
+    static func syncPipelinesKey(tenantID: String, crm: String) -> String { "sync-pipelines:\(tenantID):\(crm)" }
+
+    /// Whether a job with this unique key is running now (two runs of one entity would share its checkpoint).
+    func running(_ uniqueKey: String) async throws -> Bool {
+        try await database.run { sql in
+            try await sql.raw("SELECT id FROM jobs WHERE unique_key = \(bind: uniqueKey) AND state = 'running'").first() != nil
+        }
     }
 
     public func register(into registry: inout JobRegistry) {
@@ -122,6 +132,11 @@ public struct MirrorJobs: Sendable {
             let crm = context.job.payload.objectValue?["integration"]?.stringValue ?? "amocrm"
             guard let names = Self.pipelineEntities[crm] else {
                 throw JobFailure.permanent("payload.integration must be one of \(Self.pipelineEntities.keys.sorted().joined(separator: ", ")), got '\(crm)'")
+            }
+            // One run per entity at a time: a scheduled sync of one of these lists goes first (the waits are
+            // jittered, so two jobs that found each other running do not keep meeting).
+            for name in names where try await running(Self.uniqueKey(tenantID: tenant.id, crm: crm, entity: name)) {
+                throw JobFailure.deferred("a sync of \(crm) \(name) is running", until: .milliseconds(Int64.random(in: 2_000...8_000)))
             }
             return try await withSync(tenant: tenant, crm: crm, context: context) { sync in
                 var outcomes: [String: JSONValue] = [:]
@@ -140,6 +155,9 @@ public struct MirrorJobs: Sendable {
                 timeout: .seconds(6 * 3600)
             ) { context in
                 let (tenant, crm, entity, payload) = try await target(context)
+                if Self.pipelineEntities[crm]?.contains(entity.name) == true, try await running(Self.syncPipelinesKey(tenantID: tenant.id, crm: crm)) {
+                    throw JobFailure.deferred("crm.sync-pipelines is reading \(crm)'s lists", until: .milliseconds(Int64.random(in: 2_000...8_000)))
+                }
                 let requested = payload["mode"]?.stringValue ?? "auto"
                 return try await withSync(tenant: tenant, crm: crm, context: context) { sync in
                     let mode: MirrorSync.Mode
