@@ -182,6 +182,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Analytics: the data dictionary of a tenant's mirror (questions → guarded SQL → charts follow).
+        .target(
+            name: "Analytics",
+            dependencies: [
+                "SwitchboardCore",
+                "Storage",
+                "Mirror",
+                .product(name: "SQLKit", package: "sql-kit"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // People API write-back (seed 003): the app's people → CRM leads, exactly once, with replies.
         .target(
             name: "People",
@@ -211,6 +222,7 @@ let package = Package(
                 "Asterisk",
                 "Bitrix24",
                 "Access",
+                "Analytics",
                 "Mirror",
                 "People",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -232,6 +244,7 @@ let package = Package(
                 "Storage",
                 "Jobs",
                 "Telephony",
+                "Analytics",
                 "Mirror",
                 "Access",
                 "Bitrix24",

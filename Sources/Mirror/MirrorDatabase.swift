@@ -46,7 +46,7 @@ public struct MirrorDatabase: Sendable {
         }
     }
 
-    static func quote(_ identifier: String) -> String { "\"\(identifier.replacingOccurrences(of: "\"", with: "\"\""))\"" }
+    public static func quote(_ identifier: String) -> String { "\"\(identifier.replacingOccurrences(of: "\"", with: "\"\""))\"" }
 
     /// The PostgreSQL schema name of a tenant's mirror.
     public static func schemaName(tenantID: String) -> String {

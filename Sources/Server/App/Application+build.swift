@@ -26,6 +26,7 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     PeopleController(services: services).register(on: tenant)
     CallController(services: services).register(on: tenant)
     SyncController(services: services).register(on: tenant)
+    DictionaryController(services: services).register(on: tenant)
     WebhookController(services: services).register(on: tenant)
     Bitrix24AppController(services: services).register(router: router, tenant: tenant)
     AmoCRMAppController(services: services).register(router: router, tenant: tenant)

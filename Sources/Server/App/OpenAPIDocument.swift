@@ -160,6 +160,12 @@ public enum OpenAPIDocument {
             summary: "amoCRM: save the status map and UTM fields, each checked against the account's statuses and lead fields",
             tag: "integrations", auth: .tenant, body: object(["status_map": "object", "utm_fields": "object"])),
         .init(
+            method: "get", path: "/api/v1/tenants/{tenant}/schema.md",
+            summary: "Data dictionary of the tenant's mirror in Markdown: tables, columns, SQL types, CRM fields, RU/EN labels, keys and joins, row counts, null ratios, masked examples",
+            tag: "sync", auth: .tenant),
+        .init(
+            method: "get", path: "/api/v1/tenants/{tenant}/schema.json", summary: "The data dictionary as JSON (the same content)", tag: "sync", auth: .tenant),
+        .init(
             method: "post", path: "/api/v1/tenants/{tenant}/crm/sync-pipelines",
             summary: "Seed 000: queue crm.sync-pipelines (pipelines, statuses, users into the mirror) and get its job id (?integration=amocrm|bitrix24)",
             tag: "sync", auth: .tenant, success: 202),

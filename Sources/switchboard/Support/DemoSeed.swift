@@ -297,6 +297,8 @@ enum DemoSeed {
               curl -s \(base)/api/webhooks/amo/health; curl -s \(base)/api/webhooks/amo/test   # seed 004's endpoints
               curl -s \(amoCRM)/sandbox/state | head -c 2000       # calls, tasks, popups and webhook deliveries of the emulated account
               curl -s -X PUT -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people/settings -d '{"crm":"amocrm","stages":{"NEW":"40166521","IN_PROCESS":"40166524","CONVERTED":"142"}}'   # people → amoCRM leads
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/schema.md | head -60   # data dictionary: every mirror table and column, joins, masked examples
+              swift run switchboard dictionary \(tenant) --data-dir \(dataDir) --format json | head -c 2000
               curl -s \(base)/openapi.json
 
 

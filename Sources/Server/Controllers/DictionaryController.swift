@@ -1,0 +1,33 @@
+import Analytics
+import Foundation
+import Hummingbird
+import Mirror
+import NIOCore
+import SwitchboardCore
+
+/// `GET /api/v1/tenants/{tenant}/schema.md` and `schema.json`: the data dictionary of the tenant's mirror
+/// (seed 001's "endpoint that describes every DB field in Markdown").
+struct DictionaryController {
+    let services: AppServices
+
+    func register(on tenant: RouterGroup<AppRequestContext>) {
+        tenant.get("schema.md", use: markdown)
+        tenant.get("schema.json", use: json)
+    }
+
+    private func dictionary(_ context: AppRequestContext) async throws -> DataDictionary {
+        let tenant = try context.requireTenant()
+        return try await MirrorDatabase.with(tenantID: tenant.id, main: services.database, integrations: services.stores.integrations) { mirror in
+            try await DataDictionary.build(mirror)
+        }
+    }
+
+    @Sendable func markdown(_ request: Request, context: AppRequestContext) async throws -> Response {
+        let text = try await dictionary(context).markdown
+        return Response(status: .ok, headers: [.contentType: "text/markdown; charset=utf-8"], body: .init(byteBuffer: ByteBuffer(string: text)))
+    }
+
+    @Sendable func json(_ request: Request, context: AppRequestContext) async throws -> Response {
+        try JSONResponse.make(try await dictionary(context))
+    }
+}
