@@ -166,6 +166,10 @@ public enum OpenAPIDocument {
         .init(
             method: "get", path: "/api/v1/tenants/{tenant}/schema.json", summary: "The data dictionary as JSON (the same content)", tag: "sync", auth: .tenant),
         .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/query",
+            summary: "One read-only SELECT over the tenant's mirror: checked (one statement, no writes, no files, sleeps or other schemas), read-only connection or transaction with a role that reads only the tenant's schema, 5 s, row limit",
+            tag: "sync", auth: .tenant, body: object(["sql": "string", "limit": "integer"])),
+        .init(
             method: "post", path: "/api/v1/tenants/{tenant}/crm/sync-pipelines",
             summary: "Seed 000: queue crm.sync-pipelines (pipelines, statuses, users into the mirror) and get its job id (?integration=amocrm|bitrix24)",
             tag: "sync", auth: .tenant, success: 202),

@@ -68,6 +68,28 @@ public final class Database: SQLRunner {
         }
     }
 
+    /// Opens an existing SQLite file for reading only (`query_only`: no statement may change it), without
+    /// the WAL housekeeping of a writer; for running SQL nobody on our side wrote (questions about a mirror).
+    public static func withReadOnlySQLite<R: Sendable>(path: String, logger: Logger, _ body: @Sendable (Database) async throws -> R) async throws -> R {
+        guard FileManager.default.fileExists(atPath: path) else {
+            throw SwitchboardError(.notFound, code: "not_found", message: "nothing is mirrored for this tenant yet")
+        }
+        let connection = try await SQLiteConnection.open(storage: .file(path: path), logger: logger)
+        let database = Database(location: .sqlite(path: path), driver: .sqlite(connection, AsyncLock()), logger: logger)
+        do {
+            try await database.run { sql in
+                try await sql.raw("PRAGMA busy_timeout = 5000").run()
+                try await sql.raw("PRAGMA query_only = ON").run()
+            }
+            let result = try await body(database)
+            await connection.closeEvenIfCancelled()
+            return result
+        } catch {
+            await connection.closeEvenIfCancelled()
+            throw error
+        }
+    }
+
     private static func openSQLite(path: String, logger: Logger) async throws -> SQLiteConnection {
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
         do {

@@ -299,6 +299,8 @@ enum DemoSeed {
               curl -s -X PUT -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/people/settings -d '{"crm":"amocrm","stages":{"NEW":"40166521","IN_PROCESS":"40166524","CONVERTED":"142"}}'   # people → amoCRM leads
               curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/schema.md | head -60   # data dictionary: every mirror table and column, joins, masked examples
               swift run switchboard dictionary \(tenant) --data-dir \(dataDir) --format json | head -c 2000
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/query -d '{"sql":"SELECT stage_id_label, COUNT(*), SUM(opportunity) FROM bitrix24_deals WHERE deleted_at IS NULL GROUP BY 1 ORDER BY 2 DESC"}'
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/query -d '{"sql":"DELETE FROM bitrix24_deals"}'   # 400: the query may only read
               curl -s \(base)/openapi.json
 
 
