@@ -77,8 +77,9 @@ public struct DataDictionary: Sendable, Codable, Equatable {
 }
 
 extension DataDictionary {
-    /// Reads the dictionary of `mirror` (its catalog, then one count and one sample query per table).
-    public static func build(_ mirror: MirrorDatabase) async throws -> DataDictionary {
+    /// Reads the dictionary of `mirror` (its catalog, then — with `statistics` — one count and one sample
+    /// query per table; the planner needs only the catalog).
+    public static func build(_ mirror: MirrorDatabase, statistics: Bool = true) async throws -> DataDictionary {
         let catalog = try await MirrorCatalog(mirror).columns()
         let byTable = Dictionary(grouping: catalog, by: \.table)
         // Where each CRM entity lives, to resolve what a column refers to.
@@ -88,20 +89,22 @@ extension DataDictionary {
         for name in byTable.keys.sorted() {
             let columns = byTable[name] ?? []
             guard let first = columns.first else { continue }
-            tables.append(try await table(name, columns: columns, crm: first.crm, entity: first.entity, entityTables: entityTables, mirror: mirror))
+            tables.append(try await table(
+                name, columns: columns, crm: first.crm, entity: first.entity, entityTables: entityTables, mirror: mirror, statistics: statistics))
         }
         let multi = Set(catalog.filter { $0.role == .multi }.map(\.crm))
-        for crm in multi.sorted() { tables.append(try await multiFieldTable(crm: crm, mirror: mirror)) }
+        if statistics { for crm in multi.sorted() { tables.append(try await multiFieldTable(crm: crm, mirror: mirror)) } }
         return DataDictionary(generatedAt: Date(), dialect: mirror.backend.rawValue, tables: tables)
     }
 
     static func table(
-        _ name: String, columns catalog: [MirrorColumn], crm: String, entity: String, entityTables: [String: String], mirror: MirrorDatabase
+        _ name: String, columns catalog: [MirrorColumn], crm: String, entity: String, entityTables: [String: String], mirror: MirrorDatabase,
+        statistics: Bool
     ) async throws -> Table {
         let stored = catalog.filter { $0.role != .multi }
         let names = ["id"] + stored.map(\.column).filter { $0 != "id" }
-        let (live, deleted, filled) = try await counts(mirror.table(name), columns: names, mirror: mirror)
-        let samples = try await samples(mirror.table(name), columns: names.filter { $0 != "raw" }, mirror: mirror)
+        let (live, deleted, filled) = statistics ? try await counts(mirror.table(name), columns: names, mirror: mirror) : (0, 0, [:])
+        let samples = statistics ? try await samples(mirror.table(name), columns: names.filter { $0 != "raw" }, mirror: mirror) : [:]
         let schema = MirrorSchema(mirror: mirror, crm: crm)
         var columns: [Column] = []
         var joins: [Join] = []

@@ -13,8 +13,8 @@ struct AMIClientTests {
     }
 
     /// Waits for `condition`, up to 20 seconds (the whole suite runs in parallel on two cores).
-    static func eventually(_ condition: @Sendable () async -> Bool) async throws -> Bool {
-        let deadline = ContinuousClock.now + .seconds(20)
+    static func eventually(within limit: Duration = .seconds(20), _ condition: @Sendable () async -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
             if await condition() { return true }
             try await Task.sleep(for: .milliseconds(20))
@@ -34,7 +34,8 @@ struct AMIClientTests {
                     await client.run(onEvent: { event in events.withLock { $0.append(event) } }, onState: { state in states.withLock { $0.append(state.name) } })
                 }
                 #expect(try await Self.eventually { client.state == .connected })
-                let endpoints = try await client.sendList(AMIMessage([("Action", "PJSIPShowEndpoints")]))
+                // Generous waits here: with the whole suite on two cores the in-process PBX can be starved for seconds.
+                let endpoints = try await client.sendList(AMIMessage([("Action", "PJSIPShowEndpoints")]), timeout: .seconds(40))
                 #expect(endpoints.map { $0["ObjectName"] } == ["100", "101", "102"])
                 let originate = try await client.send(AMIMessage([("Action", "Originate"), ("Channel", "PJSIP/101"), ("Exten", "+375296254070"), ("Context", "from-internal"), ("Priority", "1"), ("Async", "true")]))
                 #expect(originate.response == "Success" && originate["Message"] == "Originate successfully queued")
@@ -52,7 +53,7 @@ struct AMIClientTests {
 
                 // The PBX drops the connection: the client comes back by itself.
                 await simulator.dropConnections()
-                #expect(try await Self.eventually { states.withLock { $0.filter { $0 == "connected" }.count } >= 2 })
+                #expect(try await Self.eventually(within: .seconds(60)) { states.withLock { $0.filter { $0 == "connected" }.count } >= 2 })
                 #expect(try await Self.eventually { await simulator.connectedSessions == 1 })
                 #expect(try await client.send(AMIMessage([("Action", "Ping")])).response == "Success")
                 group.cancelAll()

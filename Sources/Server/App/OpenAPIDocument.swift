@@ -170,6 +170,10 @@ public enum OpenAPIDocument {
             summary: "One read-only SELECT over the tenant's mirror: checked (one statement, no writes, no files, sleeps or other schemas), read-only connection or transaction with a role that reads only the tenant's schema, 5 s, row limit",
             tag: "sync", auth: .tenant, body: object(["sql": "string", "limit": "integer"])),
         .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/charts/ask",
+            summary: "A question (RU or EN) → SQL by the built-in planner → guarded run → {title, sql, chart, data, explanation}; 503 cannot_answer says what it can do",
+            tag: "sync", auth: .tenant, body: object(["question": "string", "chart_type": "string"])),
+        .init(
             method: "post", path: "/api/v1/tenants/{tenant}/crm/sync-pipelines",
             summary: "Seed 000: queue crm.sync-pipelines (pipelines, statuses, users into the mirror) and get its job id (?integration=amocrm|bitrix24)",
             tag: "sync", auth: .tenant, success: 202),

@@ -301,6 +301,8 @@ enum DemoSeed {
               swift run switchboard dictionary \(tenant) --data-dir \(dataDir) --format json | head -c 2000
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/query -d '{"sql":"SELECT stage_id_label, COUNT(*), SUM(opportunity) FROM bitrix24_deals WHERE deleted_at IS NULL GROUP BY 1 ORDER BY 2 DESC"}'
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/query -d '{"sql":"DELETE FROM bitrix24_deals"}'   # 400: the query may only read
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/charts/ask -d '{"question":"Сумма сделок по стадиям"}'
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/charts/ask -d '{"question":"deals by manager over the last 3 months"}'
               curl -s \(base)/openapi.json
 
 

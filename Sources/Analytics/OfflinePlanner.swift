@@ -1,0 +1,254 @@
+import Foundation
+import SwitchboardCore
+
+/// A chart as the planners describe it: what to draw from which result columns. Validated against the
+/// result before anything is rendered.
+public struct ChartSpec: Sendable, Codable, Equatable {
+    public enum Kind: String, Sendable, Codable, CaseIterable { case bar, line, pie, kpi, table }
+    public var type: Kind
+    /// The result column along the axis (categories or time); nil for a KPI.
+    public var x: String?
+    /// The result column with the values.
+    public var y: String
+    public var title: String
+
+    /// Whether the spec fits the result: its columns exist, a KPI has one row.
+    public func validate(columns: [String], rowCount: Int) throws(SwitchboardError) {
+        guard columns.contains(y), x.map(columns.contains) ?? true else {
+            throw SwitchboardError(.unavailable, code: "chart_invalid", message: "the chart names columns the result does not have", field: "chart")
+        }
+        if type == .kpi, rowCount > 1 { throw SwitchboardError(.unavailable, code: "chart_invalid", message: "a KPI needs one row", field: "chart") }
+    }
+}
+
+/// A question turned into SQL and a chart.
+public struct PlannedQuestion: Sendable, Codable, Equatable {
+    public var title: String
+    public var sql: String
+    public var chart: ChartSpec
+    public var explanation: String
+}
+
+/// Planner 2: answers the common CRM questions without any model, in Russian or English, from the mirror
+/// catalog's metadata — the table of an entity, its stage, amount, owner, source and creation-date columns
+/// are found by what the catalog says they are (field codes, references, types), not by fixed table names.
+/// Says plainly when a question is beyond it.
+public enum OfflinePlanner {
+    public enum Entity: String, Sendable, CaseIterable { case deal, lead, call, contact, company }
+    public enum Metric: String, Sendable { case count, sum, average }
+    public enum Dimension: String, Sendable { case stage, pipeline, manager, source, day, week, month, outcome, direction }
+
+    /// What the question asks, before it meets the catalog.
+    public struct Intent: Sendable, Equatable {
+        public var entity: Entity
+        public var metric: Metric = .count
+        public var dimension: Dimension?
+        /// Only calls nobody answered.
+        public var missed = false
+        /// Rows created on or after this moment.
+        public var since: Date?
+    }
+
+    public static func plan(_ question: String, dictionary: DataDictionary, now: Date = Date(), timeZone: TimeZone = .gmt) throws(SwitchboardError) -> PlannedQuestion {
+        let intent = try understand(question, now: now, timeZone: timeZone)
+        return try build(intent, dictionary: dictionary)
+    }
+
+    // MARK: the question
+
+    static func has(_ text: String, _ stems: [String]) -> Bool { stems.contains { text.contains($0) } }
+
+    public static func understand(_ question: String, now: Date = Date(), timeZone: TimeZone = .gmt) throws(SwitchboardError) -> Intent {
+        let text = question.lowercased().replacingOccurrences(of: "ё", with: "е")
+        let entity: Entity
+        if has(text, ["звонк", "звонок", "вызов", "call"]) { entity = .call }
+        else if has(text, ["лид", "lead", "заявк"]) { entity = .lead }
+        else if has(text, ["сдел", "deal", "продаж", "sale"]) { entity = .deal }
+        else if has(text, ["контакт", "contact", "клиент", "customer"]) { entity = .contact }
+        else if has(text, ["компани", "compan"]) { entity = .company }
+        else {
+            throw SwitchboardError(
+                .unavailable, code: "cannot_answer",
+                message: "the built-in planner answers about deals, leads, calls, contacts and companies; name one (e.g. «сделки по стадиям», «calls by outcome»)",
+                field: "question")
+        }
+        var intent = Intent(entity: entity)
+        if has(text, ["средн", "average", "avg", "mean"]) { intent.metric = .average }
+        else if has(text, ["сумм", "выручк", "бюджет", "оборот", "revenue", "amount", "total", "sum", "длительност", "duration", "talk time"]) { intent.metric = .sum }
+        if has(text, ["пропущ", "неотвеч", "без ответа", "missed", "unanswered"]) { intent.missed = true }
+        let dimensions: [(Dimension, [String])] = [
+            (.manager, ["менеджер", "ответствен", "сотрудник", "manager", "responsible", "owner", "agent"]),
+            (.pipeline, ["воронк", "pipeline", "funnel"]),
+            (.stage, ["стади", "этап", "статус", "stage", "status"]),
+            (.source, ["источник", "канал", "utm", "source", "channel"]),
+            (.outcome, ["результат", "исход", "outcome", "result"]),
+            (.direction, ["направлен", "входящ", "исходящ", "direction", "inbound", "outbound"]),
+            (.day, ["по дням", "в день", "ежедневн", "by day", "per day", "daily"]),
+            (.week, ["по недел", "в неделю", "by week", "per week", "weekly"]),
+            (.month, ["по месяц", "в месяц", "помесячн", "by month", "per month", "monthly"]),
+        ]
+        intent.dimension = dimensions.first { has(text, $0.1) }?.0
+        intent.since = since(text, now: now, timeZone: timeZone)
+        return intent
+    }
+
+    /// The start of the period the question names: «за последние 3 месяца», «last 14 days», «в этом году», «this month», «сегодня».
+    static func since(_ text: String, now: Date, timeZone: TimeZone) -> Date? {
+        var calendar = Calendar(identifier: .gregorian)
+        calendar.timeZone = timeZone
+        let units: [(Calendar.Component, [String])] = [
+            (.day, ["дн", "день", "day"]), (.weekOfYear, ["недел", "week"]), (.month, ["месяц", "month"]), (.year, ["год", "лет", "year"]),
+        ]
+        let words = text.split(whereSeparator: { !$0.isLetter && !$0.isNumber }).map(String.init)
+        for (index, word) in words.enumerated() where has(word, ["последн", "прошл", "last", "past"]) {
+            var count = 1
+            var next = index + 1
+            if next < words.count, let number = Int(words[next]) { count = number; next += 1 }
+            if next < words.count, let unit = units.first(where: { has(words[next], $0.1) }) {
+                return calendar.date(byAdding: unit.0, value: -count, to: now)
+            }
+        }
+        let current: [(Calendar.Component, [String])] = [
+            (.year, ["этом году", "текущем году", "this year"]), (.month, ["этом месяце", "текущем месяце", "this month"]),
+            (.weekOfYear, ["этой неделе", "this week"]), (.day, ["сегодня", "today"]),
+        ]
+        if let match = current.first(where: { has(text, $0.1) }) { return calendar.dateInterval(of: match.0, for: now)?.start }
+        return nil
+    }
+
+    // MARK: the SQL
+
+    static func build(_ intent: Intent, dictionary: DataDictionary) throws(SwitchboardError) -> PlannedQuestion {
+        let postgres = dictionary.dialect == "postgres"
+        let candidates = dictionary.tables.filter { table in
+            switch intent.entity {
+            case .deal: table.entity == "deal" || (table.entity == "lead" && table.crm == "amocrm")
+            case .lead: table.entity == "lead"
+            default: table.entity == intent.entity.rawValue
+            }
+        }
+        // The entity's own table first (Bitrix24's deals before amoCRM's leads-as-deals), then the busiest.
+        let ranked = candidates.sorted { ($0.entity == intent.entity.rawValue ? 1 : 0, $0.rows) > ($1.entity == intent.entity.rawValue ? 1 : 0, $1.rows) }
+        guard let table = ranked.first else {
+            throw SwitchboardError(.unavailable, code: "cannot_answer", message: "the mirror has no \(intent.entity.rawValue) table yet: sync the CRM first", field: "question")
+        }
+        func column(_ test: (DataDictionary.Column) -> Bool) -> DataDictionary.Column? { table.columns.first { $0.role == "field" && test($0) } }
+        func code(_ column: DataDictionary.Column) -> String { column.crmField.uppercased() }
+        let created = column { ["DATE_CREATE", "CREATED_AT", "STARTED_AT"].contains(code($0)) }
+        var measure = "COUNT(*)"
+        var measureName = "count"
+        if intent.metric != .count {
+            let amount = intent.entity == .call ? column { code($0) == "BILLSEC" } : column { ["OPPORTUNITY", "PRICE"].contains(code($0)) }
+            guard let amount else {
+                throw SwitchboardError(.unavailable, code: "cannot_answer", message: "\(table.name) has no amount to add up", field: "question")
+            }
+            measure = "\(intent.metric == .sum ? "SUM" : "AVG")(\(quote(amount.name)))"
+            measureName = intent.metric == .sum ? "total" : "average"
+        }
+        var conditions = ["t.deleted_at IS NULL"]
+        if let since = intent.since {
+            guard let created else { throw SwitchboardError(.unavailable, code: "cannot_answer", message: "\(table.name) has no creation date", field: "question") }
+            conditions.append("t.\(quote(created.name)) >= '\(postgres ? postgresTime(since) : sqliteTime(since))'")
+        }
+        if intent.missed {
+            guard let outcome = column({ code($0) == "OUTCOME" }) else {
+                throw SwitchboardError(.unavailable, code: "cannot_answer", message: "only calls can be missed", field: "question")
+            }
+            conditions.append("t.\(quote(outcome.name)) IN ('no_answer', 'abandoned')")
+        }
+        var select = "\(measure.replacingOccurrences(of: "(\"", with: "(t.\"")) AS \(measureName)"
+        var from = "\(quote(table.name)) t"
+        var group: String?
+        var axis: String?
+        var chart = ChartSpec.Kind.kpi
+        if let dimension = intent.dimension {
+            let (expression, name, join, kind) = try dimensionSQL(dimension, table: table, dictionary: dictionary, created: created, postgres: postgres)
+            select = "\(expression) AS \(name), " + select
+            if let join { from += " " + join }
+            group = expression
+            axis = name
+            chart = kind
+        }
+        var sql = "SELECT \(select) FROM \(from) WHERE \(conditions.joined(separator: " AND "))"
+        if let group {
+            let timeAxis = [.day, .week, .month].contains(intent.dimension)
+            sql += " GROUP BY \(group) ORDER BY " + (timeAxis ? "1" : "2 DESC")
+        }
+        let title = describe(intent, table: table)
+        let explanation = "Built-in planner: \(intent.metric.rawValue) of \(table.name)"
+            + (intent.dimension.map { " by \($0.rawValue)" } ?? "") + (intent.since.map { " since \($0.ISO8601Format())" } ?? "")
+            + (intent.missed ? ", missed calls only" : "") + "; deleted records are left out."
+        return PlannedQuestion(title: title, sql: sql, chart: ChartSpec(type: chart, x: axis, y: measureName, title: title), explanation: explanation)
+    }
+
+    /// The grouping expression, its name, a join it needs and the chart that suits it.
+    static func dimensionSQL(
+        _ dimension: Dimension, table: DataDictionary.Table, dictionary: DataDictionary, created: DataDictionary.Column?, postgres: Bool
+    ) throws(SwitchboardError) -> (String, String, String?, ChartSpec.Kind) {
+        func field(_ test: (DataDictionary.Column) -> Bool) -> DataDictionary.Column? { table.columns.first { $0.role == "field" && test($0) } }
+        func labelled(_ column: DataDictionary.Column) -> String {
+            table.columns.contains { $0.name == column.name + "_label" } ? "t.\(quote(column.name + "_label"))" : "t.\(quote(column.name))"
+        }
+        func missing(_ what: String) -> SwitchboardError {
+            SwitchboardError(.unavailable, code: "cannot_answer", message: "\(table.name) has no \(what) to group by", field: "question")
+        }
+        switch dimension {
+        case .stage:
+            guard let stage = field({ ($0.references?.contains("status") ?? false) && !["SOURCE_ID", "TYPE_ID"].contains($0.crmField.uppercased()) }) else { throw missing("stage") }
+            return (labelled(stage), "stage", nil, .bar)
+        case .pipeline:
+            guard let pipeline = field({ ["CATEGORY_ID", "PIPELINE_ID"].contains($0.crmField.uppercased()) }) else { throw missing("pipeline") }
+            return (labelled(pipeline), "pipeline", nil, .bar)
+        case .source:
+            guard let source = field({ ["SOURCE_ID", "UTM_SOURCE"].contains($0.crmField.uppercased()) }) else { throw missing("source") }
+            return (labelled(source), "source", nil, .bar)
+        case .outcome, .direction:
+            guard let column = field({ $0.crmField.uppercased() == dimension.rawValue.uppercased() }) else { throw missing(dimension.rawValue) }
+            return ("t.\(quote(column.name))", dimension.rawValue, nil, .pie)
+        case .manager:
+            if let extensionColumn = field({ $0.crmField.uppercased() == "ANSWERED_BY" }) { return ("t.\(quote(extensionColumn.name))", "manager", nil, .bar) }
+            guard let owner = field({ $0.references?.hasSuffix("users.id") == true && ["ASSIGNED_BY_ID", "RESPONSIBLE_USER_ID"].contains($0.crmField.uppercased()) }),
+                let target = owner.references?.split(separator: ".").first.map(String.init),
+                let users = dictionary.tables.first(where: { $0.name == target })
+            else { throw missing("responsible manager") }
+            let names = users.columns.map(\.name)
+            let display = names.contains("last_name")
+                ? "TRIM(COALESCE(u.\"name\", '') || ' ' || COALESCE(u.\"last_name\", ''))" : "COALESCE(u.\"name\", CAST(t.\(quote(owner.name)) AS TEXT))"
+            return (display, "manager", "LEFT JOIN \(quote(target)) u ON u.\"id\" = t.\(quote(owner.name))", .bar)
+        case .day, .week, .month:
+            guard let created else { throw missing("creation date") }
+            let column = "t.\(quote(created.name))"
+            let expression: String
+            if postgres {
+                expression = "to_char(date_trunc('\(dimension.rawValue)', \(column)), 'YYYY-MM-DD')"
+            } else {
+                switch dimension {
+                case .day: expression = "strftime('%Y-%m-%d', \(column))"
+                case .week: expression = "date(\(column), 'weekday 1', '-7 days')"
+                default: expression = "strftime('%Y-%m-01', \(column))"
+                }
+            }
+            return (expression, dimension.rawValue, nil, .line)
+        }
+    }
+
+    static func describe(_ intent: Intent, table: DataDictionary.Table) -> String {
+        let what = intent.entity == .call && intent.missed ? "Пропущенные звонки" : table.labelRU
+        let metric = intent.metric == .count ? "" : (intent.metric == .sum ? "сумма, " : "среднее, ")
+        let by: [Dimension: String] = [
+            .stage: "по стадиям", .pipeline: "по воронкам", .manager: "по менеджерам", .source: "по источникам", .day: "по дням", .week: "по неделям",
+            .month: "по месяцам", .outcome: "по результату", .direction: "по направлению",
+        ]
+        return [metric + what, intent.dimension.flatMap { by[$0] }].compactMap { $0 }.joined(separator: " ")
+    }
+
+    static func quote(_ name: String) -> String { "\"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"" }
+
+    static func sqliteTime(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withFullDate, .withSpaceBetweenDateAndTime, .withTime, .withColonSeparatorInTime]
+        return formatter.string(from: date)
+    }
+
+    static func postgresTime(_ date: Date) -> String { date.ISO8601Format() }
+}
