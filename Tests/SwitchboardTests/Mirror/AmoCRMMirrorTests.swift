@@ -270,6 +270,8 @@ struct AmoCRMMirrorTests {
                 #expect(malformed.status == .badRequest && malformed.errorField != nil, "\(malformed.text)")
                 let unknownTenant = try await Self.post(client, "/hooks/amocrm/nobody/\(secret)", bodies[0])
                 #expect(unknownTenant.status == .unauthorized)
+                let huge = try await Self.post(client, path, "leads[update][0][id]=1&leads[update][0][name]=" + String(repeating: "x", count: 600_000))
+                #expect(huge.status == .contentTooLarge && huge.errorField == "body", "a body over 512 KB is refused: \(huge.status)")
             }
         }
     }
@@ -313,6 +315,15 @@ struct AmoCRMMirrorTests {
                 #expect(job.state == .succeeded, "\(job.lastError ?? "")")
                 #expect(try await Self.rows(world, "amocrm_pipelines").count == 2)
                 #expect(try await Self.rows(world, "amocrm_leads", where: "id = 2")[2]?["utm_source"] != nil, "the seed hook's apply job re-read lead 2")
+
+                // `crm.sync` through the jobs API: the entity's one live sync, with a job id to follow.
+                let posted = try await client.send(
+                    .post, "/api/v1/jobs", token: world.adminToken,
+                    json: #"{"kind":"crm.sync","tenant":"alpha","payload":{"integration":"amocrm","entity":"user","mode":"full"}}"#)
+                #expect(posted.status == .created, "\(posted.text)")
+                let syncID = try #require(posted.object["id"] as? String)
+                try await TestSupport.runWorkers(world) { try await world.services.jobs.find(id: syncID)?.state == .succeeded }
+                #expect(try await Self.rows(world, "amocrm_users").count == 3)
             }
         }
     }
