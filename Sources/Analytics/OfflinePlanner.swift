@@ -12,6 +12,13 @@ public struct ChartSpec: Sendable, Codable, Equatable {
     public var y: String
     public var title: String
 
+    public init(type: Kind, x: String?, y: String, title: String) {
+        self.type = type
+        self.x = x
+        self.y = y
+        self.title = title
+    }
+
     /// Whether the spec fits the result: its columns exist, a KPI has one row.
     public func validate(columns: [String], rowCount: Int) throws(SwitchboardError) {
         guard columns.contains(y), x.map(columns.contains) ?? true else {

@@ -174,6 +174,10 @@ public enum OpenAPIDocument {
             summary: "A question (RU or EN) → SQL by the built-in planner → guarded run → {title, sql, chart, data, explanation}; 503 cannot_answer says what it can do",
             tag: "sync", auth: .tenant, body: object(["question": "string", "chart_type": "string"])),
         .init(
+            method: "get", path: "/api/v1/tenants/{tenant}/charts/{file}",
+            summary: "An asked chart as <id>.svg (?theme=dark, ?lang=en), .png (needs rsvg-convert), .json, .csv, .md or .vl.json (Vega-Lite)",
+            tag: "sync", auth: .tenant),
+        .init(
             method: "post", path: "/api/v1/tenants/{tenant}/crm/sync-pipelines",
             summary: "Seed 000: queue crm.sync-pipelines (pipelines, statuses, users into the mirror) and get its job id (?integration=amocrm|bitrix24)",
             tag: "sync", auth: .tenant, success: 202),

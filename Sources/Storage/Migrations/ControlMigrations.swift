@@ -360,5 +360,23 @@ public enum ControlMigrations {
                 """,
             ]
         },
+        Migration(version: 11, name: "charts: questions asked about a tenant's mirror, with their SQL, spec and result") { t in
+            [
+                """
+                CREATE TABLE charts (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    question TEXT NOT NULL,
+                    title TEXT NOT NULL,
+                    sql TEXT NOT NULL,
+                    spec TEXT NOT NULL,
+                    result TEXT NOT NULL,
+                    planner TEXT NOT NULL,
+                    created_at \(t.timestamp) NOT NULL
+                )
+                """,
+                "CREATE INDEX charts_tenant ON charts (tenant_id, created_at)",
+            ]
+        },
     ]
 }

@@ -303,6 +303,7 @@ enum DemoSeed {
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/query -d '{"sql":"DELETE FROM bitrix24_deals"}'   # 400: the query may only read
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/charts/ask -d '{"question":"Сумма сделок по стадиям"}'
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/charts/ask -d '{"question":"deals by manager over the last 3 months"}'
+              # then open the answer's links.svg, e.g. curl -s -H 'Authorization: Bearer …' \(base)/api/v1/tenants/\(tenant)/charts/<id>.svg?theme=dark > chart.svg
               curl -s \(base)/openapi.json
 
 

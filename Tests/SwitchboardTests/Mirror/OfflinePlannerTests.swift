@@ -69,6 +69,23 @@ struct OfflinePlannerTests {
                 let average = try await ask("average deal amount by pipeline")
                 #expect(average.status == .ok && rows(average).contains { $0.first as? String == "Воронка" })
 
+                // The asked chart in every format.
+                let chartID = try #require(managers.object["id"] as? String)
+                let svg = try await client.send(.get, "/api/v1/tenants/alpha/charts/\(chartID).svg?theme=dark", token: token)
+                #expect(svg.status == .ok && svg.headers[.contentType]?.hasPrefix("image/svg+xml") == true && ChartRendererTests.isXML(svg.text))
+                #expect(svg.text.contains("#111827") && !svg.text.contains("NaN"))
+                let csv = try await client.send(.get, "/api/v1/tenants/alpha/charts/\(chartID).csv", token: token)
+                #expect(csv.text.hasPrefix("manager,total\r\n") && csv.text.components(separatedBy: "\r\n").count == rows(managers).count + 2)
+                let vega = try await client.send(.get, "/api/v1/tenants/alpha/charts/\(chartID).vl.json", token: token)
+                #expect(vega.text.contains("vega-lite/v5") && vega.object["mark"] != nil)
+                #expect(try await client.send(.get, "/api/v1/tenants/alpha/charts/\(chartID).md", token: token).text.contains("| manager | total |"))
+                #expect(try await client.send(.get, "/api/v1/tenants/alpha/charts/\(chartID).json", token: token).object["sql"] as? String == managers.object["sql"] as? String)
+                let png = try await client.send(.get, "/api/v1/tenants/alpha/charts/\(chartID).png", token: token)
+                #expect(png.status == .ok || (png.status == .serviceUnavailable && png.text.contains("rsvg-convert")))
+                #expect(try await client.send(.get, "/api/v1/tenants/alpha/charts/\(chartID).gif", token: token).status == .badRequest)
+                #expect(try await client.send(.get, "/api/v1/tenants/alpha/charts/nope.svg", token: token).status == .notFound)
+                #expect(try await client.send(.get, "/api/v1/tenants/bravo/charts/\(chartID).svg", token: token).status == .notFound)
+
                 let weather = try await ask("какая погода в Москве?")
                 #expect(weather.status == .serviceUnavailable && weather.errorField == "question" && weather.text.contains("cannot_answer"))
                 let noCalls = try await ask("calls by outcome")
