@@ -95,25 +95,8 @@ struct BenchAmoCRM: AsyncParsableCommand {
     static func hooks(
         _ services: AppServices, client: HTTPClient, tenantID: String, secret: String, deliveries: Int, concurrency: Int, logger: Logger
     ) async throws {
-        let bare = Router()
-        bare.post("ok") { _, _ in HTTPResponse.Status.ok }
-        let (ports, portSink) = AsyncStream.makeStream(of: (String, Int).self)
-        let apps: [any Service] = [
-            Application(
-                router: bare, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "bare"),
-                onServerRunning: { portSink.yield(("bare", $0.localAddress?.port ?? 0)) }, logger: logger),
-            Application(
-                router: buildRouter(services: services), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "Switchboard"),
-                onServerRunning: { portSink.yield(("switchboard", $0.localAddress?.port ?? 0)) }, logger: logger),
-        ]
-        let group = ServiceGroup(services: apps, logger: logger)
-        try await withThrowingTaskGroup(of: Void.self) { tasks in
-            tasks.addTask { try await group.run() }
-            var bound: [String: Int] = [:]
-            for await (name, port) in ports {
-                bound[name] = port
-                if bound.count == 2 { break }
-            }
+        try await BenchServers.run(services, logger: logger) { barePort, appPort in
+            let bound = ["bare": barePort, "switchboard": appPort]
             let hook = "http://127.0.0.1:\(bound["switchboard"]!)/hooks/amocrm/\(tenantID)/\(secret)"
             let ok = "http://127.0.0.1:\(bound["bare"]!)/ok"
             _ = try await load(client, url: ok, deliveries: 200, concurrency: concurrency)
@@ -125,8 +108,6 @@ struct BenchAmoCRM: AsyncParsableCommand {
             print(String(format: "ratio: %.0f %% of the bare route's throughput", acked.rate / ceiling.rate * 100))
             let queued = try await services.jobs.list(.init(tenantID: tenantID, kind: MirrorJobs.apply, limit: 500)).count
             print("queued apply jobs: \(queued == 500 ? "≥ 500" : String(queued)) (one per delivery; no workers run)")
-            await group.triggerGracefulShutdown()
-            try await tasks.waitForAll()
         }
     }
 

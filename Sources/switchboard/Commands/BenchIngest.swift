@@ -74,25 +74,8 @@ struct BenchIngest: AsyncParsableCommand {
             _ = try await services.stores.integrations.save(
                 tenantID: tenant.tenant.id, kind: .retailcrm,
                 change: .init(enabled: true, settings: ["base_url": "http://127.0.0.1:1"], secrets: ["api_key": "bench-key-123"]))
-            let bare = Router()
-            bare.post("ok") { _, _ in HTTPResponse.Status.ok }
-            let (ports, portSink) = AsyncStream.makeStream(of: (String, Int).self)
-            let apps: [any Service] = [
-                Application(
-                    router: bare, configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "bare"),
-                    onServerRunning: { portSink.yield(("bare", $0.localAddress?.port ?? 0)) }, logger: logger),
-                Application(
-                    router: buildRouter(services: services), configuration: .init(address: .hostname("127.0.0.1", port: 0), serverName: "Switchboard"),
-                    onServerRunning: { portSink.yield(("switchboard", $0.localAddress?.port ?? 0)) }, logger: logger),
-            ]
-            let group = ServiceGroup(services: apps, logger: logger)
-            try await withThrowingTaskGroup(of: Void.self) { tasks in
-                tasks.addTask { try await group.run() }
-                var bound: [String: Int] = [:]
-                for await (name, port) in ports {
-                    bound[name] = port
-                    if bound.count == 2 { break }
-                }
+            try await BenchServers.run(services, logger: logger) { barePort, appPort in
+                let bound = ["bare": barePort, "switchboard": appPort]
                 let token = tenant.pbxToken
                 // Warm-up: connections open, code paths hot.
                 _ = try await Self.load(client, port: bound["bare"]!, events: 200, concurrency: concurrency, bare: true, token: token, prefix: "w")
@@ -105,8 +88,6 @@ struct BenchIngest: AsyncParsableCommand {
                 let stored = try await services.stores.calls.list(.init(tenantID: tenant.tenant.id, limit: 1)).count
                 let jobs = try await services.jobs.depth()
                 print("stored: calls present \(stored > 0 ? "yes" : "NO"); queued jobs \(jobs[.available] ?? 0)")
-                await group.triggerGracefulShutdown()
-                try await tasks.waitForAll()
             }
         }
     }
