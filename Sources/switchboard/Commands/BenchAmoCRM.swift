@@ -113,37 +113,17 @@ struct BenchAmoCRM: AsyncParsableCommand {
 
     /// Posts `deliveries` amoCRM-shaped forms over `concurrency` connections.
     static func load(_ client: HTTPClient, url: String, deliveries: Int, concurrency: Int) async throws -> BenchIngest.Result {
-        let next = CallCounter()
-        let started = ContinuousClock.now
-        let parts = try await withThrowingTaskGroup(of: ([Duration], Int).self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
-                    var latencies: [Duration] = []
-                    var failures = 0
-                    while case let number = next.take(), number < deliveries {
-                        var request = HTTPClientRequest(url: url)
-                        request.method = .POST
-                        request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
-                        request.headers.add(name: "User-Agent", value: "amoCRM-Webhooks/3.0")
-                        request.body = .bytes(ByteBuffer(string: FormURLEncoding.encode([
-                            ("leads[update][0][id]", String(number % 1000 + 1)), ("leads[update][0][name]", "Сделка \(number)"),
-                            ("leads[update][0][status_id]", "40166524"), ("leads[update][0][pipeline_id]", "4122859"),
-                            ("leads[update][0][last_modified]", String(1_700_000_000 + number)), ("account[subdomain]", "sandbox"), ("account[id]", "29175955"),
-                        ])))
-                        let sent = ContinuousClock.now
-                        let response = try await client.execute(request, timeout: .seconds(30))
-                        _ = try await response.body.collect(upTo: 1 << 16)
-                        latencies.append(ContinuousClock.now - sent)
-                        if response.status != .ok { failures += 1 }
-                    }
-                    return (latencies, failures)
-                }
-            }
-            var all: [([Duration], Int)] = []
-            for try await part in group { all.append(part) }
-            return all
+        try await BenchLoad.run(client, items: deliveries, concurrency: concurrency) { number in
+            var request = HTTPClientRequest(url: url)
+            request.method = .POST
+            request.headers.add(name: "Content-Type", value: "application/x-www-form-urlencoded")
+            request.headers.add(name: "User-Agent", value: "amoCRM-Webhooks/3.0")
+            request.body = .bytes(ByteBuffer(string: FormURLEncoding.encode([
+                ("leads[update][0][id]", String(number % 1000 + 1)), ("leads[update][0][name]", "Сделка \(number)"),
+                ("leads[update][0][status_id]", "40166524"), ("leads[update][0][pipeline_id]", "4122859"),
+                ("leads[update][0][last_modified]", String(1_700_000_000 + number)), ("account[subdomain]", "sandbox"), ("account[id]", "29175955"),
+            ])))
+            return [request]
         }
-        let latencies = parts.flatMap(\.0).sorted()
-        return BenchIngest.Result(events: latencies.count, elapsed: ContinuousClock.now - started, latencies: latencies, failures: parts.map(\.1).reduce(0, +))
     }
 }

@@ -96,42 +96,18 @@ struct BenchIngest: AsyncParsableCommand {
     static func load(
         _ client: HTTPClient, port: Int, events: Int, concurrency: Int, bare: Bool, token: String, prefix: String
     ) async throws -> Result {
-        let calls = events / 2
-        let next = CallCounter()
-        let started = ContinuousClock.now
-        let perWorker = try await withThrowingTaskGroup(of: ([Duration], Int).self) { group in
-            for _ in 0..<concurrency {
-                group.addTask {
-                    var latencies: [Duration] = []
-                    var failures = 0
-                    while true {
-                        let call = next.take()
-                        guard call < calls else { break }
-                        for kind in ["dial", "hangup"] {
-                            let path = bare ? "/ok" : "/telephony/events/\(kind)"
-                            var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
-                            request.method = .POST
-                            request.headers.add(name: "Content-Type", value: "application/json")
-                            let status = kind == "hangup" ? #","CallStatus":"ANSWER","BillSec":30"# : ""
-                            request.body = .bytes(ByteBuffer(string:
-                                #"{"Token":"\#(token)","UniqueId":"\#(prefix)-\#(call)","CallerIDNum":"+7916\#(1_000_000 + call)","CallType":0,"Extensions":["101"]\#(status)}"#))
-                            let sent = ContinuousClock.now
-                            let response = try await client.execute(request, timeout: .seconds(30))
-                            _ = try await response.body.collect(upTo: 1 << 16)
-                            latencies.append(ContinuousClock.now - sent)
-                            if response.status != .ok { failures += 1 }
-                        }
-                    }
-                    return (latencies, failures)
-                }
+        try await BenchLoad.run(client, items: events / 2, concurrency: concurrency) { call in
+            ["dial", "hangup"].map { kind in
+                let path = bare ? "/ok" : "/telephony/events/\(kind)"
+                var request = HTTPClientRequest(url: "http://127.0.0.1:\(port)\(path)")
+                request.method = .POST
+                request.headers.add(name: "Content-Type", value: "application/json")
+                let status = kind == "hangup" ? #","CallStatus":"ANSWER","BillSec":30"# : ""
+                request.body = .bytes(ByteBuffer(string:
+                    #"{"Token":"\#(token)","UniqueId":"\#(prefix)-\#(call)","CallerIDNum":"+7916\#(1_000_000 + call)","CallType":0,"Extensions":["101"]\#(status)}"#))
+                return request
             }
-            var all: [([Duration], Int)] = []
-            for try await part in group { all.append(part) }
-            return all
         }
-        let elapsed = ContinuousClock.now - started
-        let latencies = perWorker.flatMap(\.0).sorted()
-        return Result(events: latencies.count, elapsed: elapsed, latencies: latencies, failures: perWorker.map(\.1).reduce(0, +))
     }
 }
 

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import Foundation
 import Hummingbird
 import Logging
@@ -37,5 +38,39 @@ enum BenchServers {
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
         }
+    }
+}
+
+/// The load generator of the HTTP benchmarks: `concurrency` connections take items `0..<items` in turn
+/// and send each item's requests in order; every answer's latency is kept.
+enum BenchLoad {
+    static func run(
+        _ client: HTTPClient, items: Int, concurrency: Int, requests: @escaping @Sendable (Int) -> [HTTPClientRequest]
+    ) async throws -> BenchIngest.Result {
+        let next = CallCounter()
+        let started = ContinuousClock.now
+        let parts = try await withThrowingTaskGroup(of: ([Duration], Int).self) { group in
+            for _ in 0..<concurrency {
+                group.addTask {
+                    var latencies: [Duration] = []
+                    var failures = 0
+                    while case let item = next.take(), item < items {
+                        for request in requests(item) {
+                            let sent = ContinuousClock.now
+                            let response = try await client.execute(request, timeout: .seconds(30))
+                            _ = try await response.body.collect(upTo: 1 << 16)
+                            latencies.append(ContinuousClock.now - sent)
+                            if response.status != .ok { failures += 1 }
+                        }
+                    }
+                    return (latencies, failures)
+                }
+            }
+            var all: [([Duration], Int)] = []
+            for try await part in group { all.append(part) }
+            return all
+        }
+        let latencies = parts.flatMap(\.0).sorted()
+        return BenchIngest.Result(events: latencies.count, elapsed: ContinuousClock.now - started, latencies: latencies, failures: parts.map(\.1).reduce(0, +))
     }
 }
