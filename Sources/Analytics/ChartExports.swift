@@ -32,15 +32,15 @@ public enum ChartExports {
         let mark: JSONValue
         var encoding: [String: JSONValue] = [:]
         switch spec.type {
-        case .bar, .table:
+        case .bar, .table, .hbar, .groupedBar, .stackedBar, .funnel, .heatmap:
             mark = ["type": "bar", "cornerRadiusEnd": 4]
             if let x = spec.x { encoding["x"] = ["field": .string(x), "type": "nominal", "sort": "-y"] }
             encoding["y"] = ["field": .string(spec.y), "type": "quantitative"]
-        case .line:
+        case .line, .area, .scatter:
             mark = ["type": "line", "point": true]
             if let x = spec.x { encoding["x"] = ["field": .string(x), "type": "temporal"] }
             encoding["y"] = ["field": .string(spec.y), "type": "quantitative"]
-        case .pie:
+        case .pie, .donut:
             mark = ["type": "arc", "innerRadius": 60]
             encoding["theta"] = ["field": .string(spec.y), "type": "quantitative"]
             if let x = spec.x { encoding["color"] = ["field": .string(x), "type": "nominal"] }

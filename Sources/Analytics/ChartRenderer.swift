@@ -32,9 +32,9 @@ public enum ChartRenderer {
         }
         var body = ""
         switch spec.type {
-        case .bar: body = bars(points, palette: palette, locale: locale)
-        case .line: body = line(points, palette: palette, locale: locale)
-        case .pie: body = pie(points, palette: palette, locale: locale)
+        case .bar, .hbar, .groupedBar, .stackedBar, .funnel, .heatmap: body = bars(points, palette: palette, locale: locale)
+        case .line, .area, .scatter: body = line(points, palette: palette, locale: locale)
+        case .pie, .donut: body = pie(points, palette: palette, locale: locale)
         case .kpi: body = kpi(points.first?.value ?? 0, label: spec.y, palette: palette, locale: locale)
         case .table: body = table(columns: columns, rows: rows, palette: palette, locale: locale)
         }

@@ -1,33 +1,6 @@
 import Foundation
 import SwitchboardCore
 
-/// A chart as the planners describe it: what to draw from which result columns. Validated against the
-/// result before anything is rendered.
-public struct ChartSpec: Sendable, Codable, Equatable {
-    public enum Kind: String, Sendable, Codable, CaseIterable { case bar, line, pie, kpi, table }
-    public var type: Kind
-    /// The result column along the axis (categories or time); nil for a KPI.
-    public var x: String?
-    /// The result column with the values.
-    public var y: String
-    public var title: String
-
-    public init(type: Kind, x: String?, y: String, title: String) {
-        self.type = type
-        self.x = x
-        self.y = y
-        self.title = title
-    }
-
-    /// Whether the spec fits the result: its columns exist, a KPI has one row.
-    public func validate(columns: [String], rowCount: Int) throws(SwitchboardError) {
-        guard columns.contains(y), x.map(columns.contains) ?? true else {
-            throw SwitchboardError(.unavailable, code: "chart_invalid", message: "the chart names columns the result does not have", field: "chart")
-        }
-        if type == .kpi, rowCount > 1 { throw SwitchboardError(.unavailable, code: "chart_invalid", message: "a KPI needs one row", field: "chart") }
-    }
-}
-
 /// A question turned into SQL and a chart.
 public struct PlannedQuestion: Sendable, Codable, Equatable {
     public var title: String

@@ -85,7 +85,7 @@ struct DictionaryController {
         if let kind { plan.chart.type = kind }
         let result = try await MirrorQuery.run(
             plan.sql, tenantID: tenant.id, main: services.database, integrations: services.stores.integrations, rowLimit: 1000, logger: context.logger)
-        try plan.chart.validate(columns: result.columns, rowCount: result.rows.count)
+        try plan.chart.validate(columns: result.columns, rows: result.rows)
         let id = Identifiers.newID()
         let data: JSONValue = ["columns": .array(result.columns.map(JSONValue.string)), "rows": .array(result.rows.map(JSONValue.array)), "truncated": .bool(result.truncated)]
         try await ChartRepository(services.database).save(StoredChart(
