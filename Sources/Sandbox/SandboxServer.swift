@@ -96,6 +96,26 @@ public enum SandboxServer {
         return router
     }
 
+    /// The router of the OpenAI-compatible fake model (`POST /v1/chat/completions`).
+    public static func router(llm: FakeLLM) -> Router<BasicRequestContext> {
+        let router = Router()
+        router.post("**") { request, _ -> Response in
+            var headers: [String: String] = [:]
+            for field in request.headers { headers[field.name.canonicalName] = field.value }
+            let body = try await request.body.collect(upTo: 4 << 20)
+            let (status, answer) = await llm.handle(method: "POST", path: request.uri.path, headers: headers, body: String(buffer: body))
+            return Response(
+                status: .init(code: status), headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(string: answer.jsonText)))
+        }
+        return router
+    }
+
+    /// Runs the fake model on `127.0.0.1` while `body` runs; `body` gets the base URL to use as
+    /// `OPENAI_BASE_URL` (`http://127.0.0.1:<port>/v1`).
+    public static func withLLM<R: Sendable>(_ llm: FakeLLM, port: Int = 0, _ body: @Sendable (String) async throws -> R) async throws -> R {
+        try await runOnLoopback(router: router(llm: llm), serverName: "OpenAI-Sandbox", port: port) { base in try await body(base + "/v1") }
+    }
+
     /// Runs the amoCRM emulator on `127.0.0.1` while `body` runs; `body` gets its base URL (the account's
     /// `https://{subdomain}.amocrm.ru` in real life).
     public static func withAmoCRM<R: Sendable>(_ emulator: AmoCRMEmulator, port: Int = 0, _ body: @Sendable (String) async throws -> R) async throws -> R {

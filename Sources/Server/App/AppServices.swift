@@ -1,4 +1,5 @@
 import Access
+import Analytics
 import Bitrix24
 import Foundation
 import Jobs
@@ -74,6 +75,11 @@ public struct AppServices: Sendable {
         let registry = StandardJobs.registry(services: services)
         services.jobPolicies = Dictionary(uniqueKeysWithValues: registry.kinds.map { ($0, registry.policy(for: $0) ?? .standard) })
         return services
+    }
+
+    /// Questions → charts over the tenants' mirrors (the LLM planner when configured, the built-in one always).
+    public var charts: ChartAsker {
+        ChartAsker(database: database, integrations: stores.integrations, llm: settings.llm.map { LLMClient(settings: $0, logger: logger) }, logger: logger)
     }
 
     /// Tenants' Bitrix24 portals behind their leaky-bucket limit and breakers, exchanges logged.

@@ -27,6 +27,8 @@ public func buildRouter(services: AppServices) -> Router<AppRequestContext> {
     CallController(services: services).register(on: tenant)
     SyncController(services: services).register(on: tenant)
     DictionaryController(services: services).register(on: tenant)
+    ChartController(services: services).register(on: tenant)
+    DashboardController(services: services).register(on: tenant, router: router)
     WebhookController(services: services).register(on: tenant)
     Bitrix24AppController(services: services).register(router: router, tenant: tenant)
     AmoCRMAppController(services: services).register(router: router, tenant: tenant)

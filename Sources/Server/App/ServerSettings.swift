@@ -1,3 +1,4 @@
+import Analytics
 import Foundation
 
 /// Everything the HTTP server needs to know from configuration, already validated.
@@ -19,12 +20,16 @@ public struct ServerSettings: Sendable {
     public var publicURL: String?
     /// Days integration log entries are kept (`SWITCHBOARD_LOG_RETENTION_DAYS`, default 30).
     public var logRetentionDays: Int
+    /// The language model for chart questions (`OPENAI_BASE_URL`, `OPENAI_API_KEY`, `OPENAI_MODEL`); nil
+    /// leaves them to the built-in planner.
+    public var llm: LLMSettings?
 
     public init(
         host: String = "127.0.0.1", port: Int = 8080, maxBodyBytes: Int = 1 << 20, opsToken: String? = nil,
         adminTokenLifetime: TimeInterval = 12 * 3600, bcryptCost: UInt8 = 12, externalJWT: ExternalJWTSettings? = nil,
-        publicURL: String? = nil, logRetentionDays: Int = 30
+        publicURL: String? = nil, logRetentionDays: Int = 30, llm: LLMSettings? = nil
     ) {
+        self.llm = llm
         self.publicURL = publicURL
         self.logRetentionDays = logRetentionDays
         self.host = host

@@ -27,6 +27,8 @@ struct AdminClaims: JWTPayload {
 /// page, revoked by changing the integration's `account_token_id` (re-registering or unregistering).
 struct AccountLinkClaims: JWTPayload {
     static let scope = "crm-account"
+    /// A read-only dashboard link: `crm` carries the dashboard id, `jti` its share version.
+    static let shareScope = "dashboard-share"
 
     var sub: SubjectClaim
     var jti: IDClaim
@@ -38,7 +40,7 @@ struct AccountLinkClaims: JWTPayload {
 
     func verify(using algorithm: some JWTAlgorithm) async throws {
         try exp.verifyNotExpired()
-        guard iss.value == AdminClaims.issuer, scope == Self.scope else {
+        guard iss.value == AdminClaims.issuer, scope == Self.scope || scope == Self.shareScope else {
             throw JWTError.claimVerificationFailure(failedClaim: iss, reason: "not an account link")
         }
     }
@@ -139,9 +141,28 @@ public actor AdminTokenService {
     public func verifyAccountLink(_ token: String) async -> (tenantID: String, crm: String, tokenID: String)? {
         guard let header = JWTHeaderPeek.parse(token), let kid = header.kid, await owns(kid: kid),
             kids[kid]?.rawValue == header.alg,
-            let claims = try? await collection.verify(token, as: AccountLinkClaims.self)
+            let claims = try? await collection.verify(token, as: AccountLinkClaims.self), claims.scope == AccountLinkClaims.scope
         else { return nil }
         return (claims.sub.value, claims.crm, claims.jti.value)
+    }
+
+    /// Signs a read-only link to a tenant's dashboard, valid for `lifetime`; bumping the dashboard's share
+    /// version revokes every link issued before.
+    public func issueShareLink(tenantID: String, dashboardID: String, version: Int, lifetime: TimeInterval, now: Date = Date()) async throws -> String {
+        try await sign(
+            AccountLinkClaims(
+                sub: .init(value: tenantID), jti: .init(value: String(version)), exp: .init(value: now.addingTimeInterval(lifetime)), iat: .init(value: now),
+                iss: .init(value: AdminClaims.issuer), scope: AccountLinkClaims.shareScope, crm: dashboardID))
+    }
+
+    /// The tenant, dashboard and share version of a valid share link, or nil.
+    public func verifyShareLink(_ token: String) async -> (tenantID: String, dashboardID: String, version: Int)? {
+        guard let header = JWTHeaderPeek.parse(token), let kid = header.kid, await owns(kid: kid),
+            kids[kid]?.rawValue == header.alg,
+            let claims = try? await collection.verify(token, as: AccountLinkClaims.self), claims.scope == AccountLinkClaims.shareScope,
+            let version = Int(claims.jti.value)
+        else { return nil }
+        return (claims.sub.value, claims.crm, version)
     }
 
     /// True when `kid` names one of our active keys. Keys are re-read every minute (so a retired key

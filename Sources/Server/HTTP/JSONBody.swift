@@ -30,7 +30,11 @@ extension Request {
 
     /// Reads and decodes a JSON object body, turning every problem into a 4xx naming the field.
     func decodeJSON<Body: StrictBody>(_ type: Body.Type, limit: Int) async throws -> Body {
-        let data = Data(buffer: try await collectBody(limit: limit))
+        try Self.decodeStrict(type, data: Data(buffer: try await collectBody(limit: limit)))
+    }
+
+    /// Decodes `data` as a JSON object of `Body`'s fields only, every problem a 4xx naming the field.
+    static func decodeStrict<Body: StrictBody>(_ type: Body.Type, data: Data) throws -> Body {
         guard !data.isEmpty else { throw SwitchboardError.invalid("body", "a JSON object body is required", code: "empty_body") }
         guard let object = try? JSONSerialization.jsonObject(with: data, options: [.fragmentsAllowed]) else {
             throw SwitchboardError.invalid("body", "the body is not valid JSON", code: "malformed_json")

@@ -30,6 +30,11 @@ public enum StandardJobs {
         return builtInSchedules(logRetentionDays: services.settings.logRetentionDays) + (try await Schedule.tenantSchedules(services.stores.schedules))
             + MirrorJobs.schedules(mirrored) + CallLogMirror.schedules(mirrored)
             + (try await Bitrix24OfflineEvents.schedules(services.stores.integrations))
+            + (try await DashboardRepository(services.database).scheduled()).map { dashboard in
+                Schedule(
+                    name: "dashboard-refresh:\(dashboard.id)", kind: DashboardController.refreshKind, tenantID: dashboard.tenantID,
+                    payload: ["dashboard_id": .string(dashboard.id)], cadence: .every(.seconds(60 * (dashboard.refreshMinutes ?? 60))), maxAttempts: 2)
+            }
     }
 
     public static func registry(services: AppServices) -> JobRegistry {
@@ -55,6 +60,15 @@ public enum StandardJobs {
         PeopleSync(database: services.database, secrets: services.secrets, bitrix24: services.bitrix24, amoCRM: services.amoCRM).register(into: &registry)
         PeopleCallbacks(database: services.database, secrets: services.secrets).register(into: &registry)
         RetailCRMModuleRegistration(access: services.retailCRM, defaultPublicURL: services.settings.publicURL).register(into: &registry)
+        registry.register(DashboardController.refreshKind, policy: .standard, timeout: .seconds(600)) { context in
+            guard let tenantID = context.job.tenantID, let id = context.job.payload.objectValue?["dashboard_id"]?.stringValue else {
+                throw JobFailure.permanent("\(DashboardController.refreshKind) needs a tenant and payload.dashboard_id")
+            }
+            // A dashboard deleted since the job was queued has nothing left to refresh.
+            guard let dashboard = try await DashboardRepository(services.database).find(tenantID: tenantID, id: id) else { return ["skipped": "deleted"] }
+            try await DashboardController.refresh(dashboard, services: services)
+            return ["charts": .number(Double(dashboard.layout.count))]
+        }
         registry.register(prune, policy: .standard, timeout: .seconds(600)) { context in
             var days = 7.0
             if case .number(let value) = context.job.payload.objectValue?["older_than_days"] { days = value }

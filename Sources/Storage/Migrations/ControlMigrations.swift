@@ -378,5 +378,47 @@ public enum ControlMigrations {
                 "CREATE INDEX charts_tenant ON charts (tenant_id, created_at)",
             ]
         },
+        Migration(version: 12, name: "analytics: LLM token usage, few-shot examples, dashboards, chart refresh times") { t in
+            [
+                """
+                CREATE TABLE llm_usage (
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    day TEXT NOT NULL,
+                    model TEXT NOT NULL,
+                    requests BIGINT NOT NULL DEFAULT 0,
+                    prompt_tokens BIGINT NOT NULL DEFAULT 0,
+                    completion_tokens BIGINT NOT NULL DEFAULT 0,
+                    failures BIGINT NOT NULL DEFAULT 0,
+                    PRIMARY KEY (tenant_id, day, model)
+                )
+                """,
+                """
+                CREATE TABLE chart_examples (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    question TEXT NOT NULL,
+                    sql TEXT NOT NULL,
+                    created_at \(t.timestamp) NOT NULL
+                )
+                """,
+                "CREATE INDEX chart_examples_tenant ON chart_examples (tenant_id, created_at)",
+                """
+                CREATE TABLE dashboards (
+                    id TEXT PRIMARY KEY,
+                    tenant_id TEXT NOT NULL REFERENCES tenants(id),
+                    name TEXT NOT NULL,
+                    layout TEXT NOT NULL DEFAULT '[]',
+                    refresh_minutes INTEGER,
+                    share_version INTEGER NOT NULL DEFAULT 1,
+                    refreshed_at \(t.timestamp),
+                    created_at \(t.timestamp) NOT NULL,
+                    updated_at \(t.timestamp) NOT NULL
+                )
+                """,
+                "CREATE INDEX dashboards_tenant ON dashboards (tenant_id, name)",
+                "ALTER TABLE charts ADD COLUMN refreshed_at \(t.timestamp)",
+                "ALTER TABLE charts ADD COLUMN refresh_error TEXT",
+            ]
+        },
     ]
 }

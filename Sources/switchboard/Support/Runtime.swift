@@ -1,3 +1,4 @@
+import Analytics
 import Configuration
 import Foundation
 import Logging
@@ -13,11 +14,13 @@ struct Runtime {
     let dataDir: String
     let location: DatabaseLocation
     let logger: Logger
+    /// The language model for chart questions, from `OPENAI_BASE_URL` / `OPENAI_API_KEY` / `OPENAI_MODEL`.
+    var llm: LLMSettings?
 
     /// Keys whose values are secrets (redacted in configuration access logs).
     static let secretKeys: Set<String> = [
         "SWITCHBOARD_SECRET_KEY", "SWITCHBOARD_SECRET_KEY_PREVIOUS", "SWITCHBOARD_OPS_TOKEN",
-        "SWITCHBOARD_EXTERNAL_JWT_SECRET", "DATABASE_URL",
+        "SWITCHBOARD_EXTERNAL_JWT_SECRET", "DATABASE_URL", "OPENAI_API_KEY",
     ]
 
     static func make(
@@ -78,7 +81,7 @@ struct Runtime {
 
         let dataDir = config.string(forKey: "data_dir", default: "./data")
         let location = try DatabaseLocation.resolve(databaseURL: config.string(forKey: "database_url"), dataDir: dataDir)
-        return Runtime(config: config, dataDir: dataDir, location: location, logger: logger)
+        return Runtime(config: config, dataDir: dataDir, location: location, logger: logger, llm: try LLMSettings.fromEnvironment(environment))
     }
 
     /// Opens the database, applies pending migrations, loads the secret key, and runs `body`.
@@ -144,7 +147,7 @@ struct Runtime {
         return ServerSettings(
             host: config.string(forKey: "host", default: "127.0.0.1"), port: port, maxBodyBytes: maxBody,
             opsToken: config.string(forKey: "ops_token", isSecret: true), adminTokenLifetime: TimeInterval(hours * 3600),
-            bcryptCost: UInt8(cost), externalJWT: external, publicURL: config.string(forKey: "public_url"), logRetentionDays: retention)
+            bcryptCost: UInt8(cost), externalJWT: external, publicURL: config.string(forKey: "public_url"), logRetentionDays: retention, llm: llm)
     }
 }
 
