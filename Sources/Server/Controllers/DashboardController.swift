@@ -78,6 +78,11 @@ struct DashboardController {
     func json(_ dashboard: Dashboard, tenant: Tenant, withCharts: Bool) async throws -> JSONValue {
         var object = try JSONValue(encoding: dashboard).objectValue ?? [:]
         object.removeValue(forKey: "tenant_id")
+        // Times as ISO 8601, like every other API answer.
+        object["created_at"] = .string(dashboard.createdAt.ISO8601Format())
+        object["updated_at"] = .string(dashboard.updatedAt.ISO8601Format())
+        object["refreshed_at"] = dashboard.refreshedAt.map { .string($0.ISO8601Format()) } ?? .null
+        object["refresh_minutes"] = dashboard.refreshMinutes.map { .number(Double($0)) } ?? .null
         guard withCharts else { return .object(object) }
         let charts = try await ChartRepository(services.database).find(tenantID: tenant.id, ids: dashboard.layout.map(\.chartID))
         let byID = Dictionary(uniqueKeysWithValues: charts.map { ($0.id, $0) })
