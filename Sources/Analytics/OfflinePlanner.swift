@@ -16,7 +16,7 @@ public struct PlannedQuestion: Sendable, Codable, Equatable {
 public enum OfflinePlanner {
     public enum Entity: String, Sendable, CaseIterable { case deal, lead, call, contact, company }
     public enum Metric: String, Sendable { case count, sum, average }
-    public enum Dimension: String, Sendable { case stage, pipeline, manager, source, day, week, month, outcome, direction }
+    public enum Dimension: String, Sendable { case stage, pipeline, manager, source, day, week, month, outcome, direction, result, weekdayHour = "weekday_hour" }
 
     /// What the question asks, before it meets the catalog.
     public struct Intent: Sendable, Equatable {
@@ -27,6 +27,12 @@ public enum OfflinePlanner {
         public var missed = false
         /// Rows created on or after this moment.
         public var since: Date?
+        /// A second split of the values (won / lost by month): stacked bars.
+        public var series: Dimension?
+        /// How many deals reached each stage (a funnel), rather than how many sit there now.
+        public var conversion = false
+        /// The moment the question was asked (the end of the period; the previous period for a KPI's delta).
+        public var now = Date()
     }
 
     public static func plan(_ question: String, dictionary: DataDictionary, now: Date = Date(), timeZone: TimeZone = .gmt) throws(SwitchboardError) -> PlannedQuestion {
@@ -69,6 +75,13 @@ public enum OfflinePlanner {
         ]
         intent.dimension = dimensions.first { has(text, $0.1) }?.0
         intent.since = since(text, now: now, timeZone: timeZone)
+        intent.now = now
+        intent.conversion = has(text, ["конверси", "conversion", "воронка продаж", "sales funnel", "дошли до", "reached"])
+        if has(text, ["день недели", "дням недели", "дни недели", "weekday", "day of week", "тепловая", "heatmap", "по часам", "by hour"]) {
+            intent.dimension = .weekdayHour
+        } else if has(text, ["выигр", "проигр", "успешн", "проваль", "won", "lost", "win rate", "wins"]) {
+            if let time = intent.dimension, [.day, .week, .month].contains(time) { intent.series = .result } else { intent.dimension = .result }
+        }
         return intent
     }
 
@@ -136,29 +149,52 @@ public enum OfflinePlanner {
             }
             conditions.append("t.\(quote(outcome.name)) IN ('no_answer', 'abandoned')")
         }
-        var select = "\(measure.replacingOccurrences(of: "(\"", with: "(t.\"")) AS \(measureName)"
+        let measured = "\(measure.replacingOccurrences(of: "(\"", with: "(t.\"")) AS \(measureName)"
         var from = "\(quote(table.name)) t"
-        var group: String?
-        var axis: String?
-        var chart = ChartSpec.Kind.kpi
-        if let dimension = intent.dimension {
-            let (expression, name, join, kind) = try dimensionSQL(dimension, table: table, dictionary: dictionary, created: created, postgres: postgres)
-            select = "\(expression) AS \(name), " + select
-            if let join { from += " " + join }
-            group = expression
-            axis = name
-            chart = kind
-        }
-        var sql = "SELECT \(select) FROM \(from) WHERE \(conditions.joined(separator: " AND "))"
-        if let group {
-            let timeAxis = [.day, .week, .month].contains(intent.dimension)
-            sql += " GROUP BY \(group) ORDER BY " + (timeAxis ? "1" : "2 DESC")
-        }
         let title = describe(intent, table: table)
-        let explanation = "Built-in planner: \(intent.metric.rawValue) of \(table.name)"
-            + (intent.dimension.map { " by \($0.rawValue)" } ?? "") + (intent.since.map { " since \($0.ISO8601Format())" } ?? "")
-            + (intent.missed ? ", missed calls only" : "") + "; deleted records are left out."
-        return PlannedQuestion(title: title, sql: sql, chart: ChartSpec(type: chart, x: axis, y: measureName, title: title), explanation: explanation)
+        var explanation = "Built-in planner: \(intent.metric.rawValue) of \(table.name)"
+            + (intent.dimension.map { " by \($0.rawValue)" } ?? "") + (intent.series.map { " and \($0.rawValue)" } ?? "")
+            + (intent.since.map { " since \($0.ISO8601Format())" } ?? "") + (intent.missed ? ", missed calls only" : "") + "; deleted records are left out."
+        if intent.conversion {
+            return try conversion(intent, table: table, conditions: conditions, title: title, postgres: postgres)
+        }
+        if intent.dimension == .weekdayHour {
+            guard let created else { throw SwitchboardError(.unavailable, code: "cannot_answer", message: "\(table.name) has no date to spread over the week", field: "question") }
+            return heatmap(intent, table: table, created: created, measured: measured, measureName: measureName, conditions: conditions, title: title, postgres: postgres)
+        }
+        guard let dimension = intent.dimension else {
+            // One number; over a period, with the period before it for comparison.
+            if let since = intent.since, let created {
+                let previous = since.addingTimeInterval(-intent.now.timeIntervalSince(since))
+                let column = "t.\(quote(created.name))"
+                let start = "'\(postgres ? postgresTime(since) : sqliteTime(since))'"
+                let inner = intent.metric == .count ? "1" : measure.replacingOccurrences(of: "(\"", with: "(t.\"").drop { $0 != "(" }.dropFirst().dropLast()
+                let function = intent.metric == .average ? "AVG" : (intent.metric == .count ? "COUNT" : "SUM")
+                let current = "\(function)(CASE WHEN \(column) >= \(start) THEN \(inner) END) AS \(measureName)"
+                let before = "\(function)(CASE WHEN \(column) < \(start) THEN \(inner) END) AS previous"
+                var wider = conditions.filter { !$0.hasPrefix("t.\(quote(created.name)) >=") }
+                wider.append("\(column) >= '\(postgres ? postgresTime(previous) : sqliteTime(previous))'")
+                let sql = "SELECT \(current), \(before) FROM \(from) WHERE \(wider.joined(separator: " AND "))"
+                explanation += " Compared with the period of the same length before it."
+                return PlannedQuestion(
+                    title: title, sql: sql, chart: ChartSpec(type: .kpi, x: nil, y: measureName, title: title, compare: "previous"), explanation: explanation)
+            }
+            let sql = "SELECT \(measured) FROM \(from) WHERE \(conditions.joined(separator: " AND "))"
+            return PlannedQuestion(title: title, sql: sql, chart: ChartSpec(type: .kpi, x: nil, y: measureName, title: title), explanation: explanation)
+        }
+        let (expression, name, join, kind) = try dimensionSQL(dimension, table: table, dictionary: dictionary, created: created, postgres: postgres)
+        if let join { from += " " + join }
+        if let series = intent.series {
+            let (seriesExpression, seriesName, _, _) = try dimensionSQL(series, table: table, dictionary: dictionary, created: created, postgres: postgres)
+            let sql = "SELECT \(expression) AS \(name), \(seriesExpression) AS \(seriesName), \(measured) FROM \(from) WHERE \(conditions.joined(separator: " AND ")) "
+                + "GROUP BY \(expression), \(seriesExpression) ORDER BY 1, 2"
+            return PlannedQuestion(
+                title: title, sql: sql, chart: ChartSpec(type: .stackedBar, x: name, y: measureName, title: title, series: seriesName), explanation: explanation)
+        }
+        let timeAxis = [.day, .week, .month].contains(dimension)
+        let sql = "SELECT \(expression) AS \(name), \(measured) FROM \(from) WHERE \(conditions.joined(separator: " AND ")) GROUP BY \(expression) ORDER BY "
+            + (timeAxis ? "1" : "2 DESC")
+        return PlannedQuestion(title: title, sql: sql, chart: ChartSpec(type: kind, x: name, y: measureName, title: title), explanation: explanation)
     }
 
     /// The grouping expression, its name, a join it needs and the chart that suits it.
@@ -182,6 +218,15 @@ public enum OfflinePlanner {
         case .source:
             guard let source = field({ ["SOURCE_ID", "UTM_SOURCE"].contains($0.crmField.uppercased()) }) else { throw missing("source") }
             return (labelled(source), "source", nil, .bar)
+        case .result:
+            // Won, lost or still open: Bitrix24 keeps the stage's semantics on the deal, amoCRM has the fixed statuses 142 and 143.
+            if let semantic = field({ $0.crmField.uppercased() == "STAGE_SEMANTIC_ID" }) {
+                return ("CASE t.\(quote(semantic.name)) WHEN 'S' THEN 'Выиграна' WHEN 'F' THEN 'Проиграна' ELSE 'В работе' END", "result", nil, .donut)
+            }
+            guard let status = field({ $0.crmField == "status_id" }) else { throw missing("won / lost stage") }
+            return ("CASE t.\(quote(status.name)) WHEN 142 THEN 'Выиграна' WHEN 143 THEN 'Проиграна' ELSE 'В работе' END", "result", nil, .donut)
+        case .weekdayHour:
+            throw missing("weekday and hour")
         case .outcome, .direction:
             guard let column = field({ $0.crmField.uppercased() == dimension.rawValue.uppercased() }) else { throw missing(dimension.rawValue) }
             return ("t.\(quote(column.name))", dimension.rawValue, nil, .pie)
@@ -214,12 +259,23 @@ public enum OfflinePlanner {
 
     static func describe(_ intent: Intent, table: DataDictionary.Table) -> String {
         let what = intent.entity == .call && intent.missed ? "Пропущенные звонки" : table.labelRU
-        let metric = intent.metric == .count ? "" : (intent.metric == .sum ? "сумма, " : "среднее, ")
+        let metric = intent.metric == .count ? "" : (intent.metric == .sum ? "Сумма: " : "Среднее: ")
         let by: [Dimension: String] = [
             .stage: "по стадиям", .pipeline: "по воронкам", .manager: "по менеджерам", .source: "по источникам", .day: "по дням", .week: "по неделям",
-            .month: "по месяцам", .outcome: "по результату", .direction: "по направлению",
+            .month: "по месяцам", .outcome: "по результату", .direction: "по направлению", .result: "выигранные и проигранные",
+            .weekdayHour: "по дням недели и часам",
         ]
-        return [metric + what, intent.dimension.flatMap { by[$0] }].compactMap { $0 }.joined(separator: " ")
+        let lowered = metric.isEmpty ? what : what.prefix(1).lowercased() + what.dropFirst()
+        var title = [metric + lowered, intent.dimension.flatMap { by[$0] }].compactMap { $0 }.joined(separator: " ")
+        if intent.conversion { title = "Конверсия по стадиям: " + what.prefix(1).lowercased() + what.dropFirst() }
+        if let series = intent.series, let words = by[series] { title += ", " + words }
+        if let since = intent.since {
+            let formatter = DateFormatter()
+            formatter.dateFormat = "dd.MM.yyyy"
+            formatter.timeZone = .gmt
+            title += " с " + formatter.string(from: since)
+        }
+        return title
     }
 
     static func quote(_ name: String) -> String { "\"\(name.replacingOccurrences(of: "\"", with: "\"\""))\"" }
