@@ -24,6 +24,14 @@ extension OfflinePlanner {
         } else if stage.crmField == "status_id" {
             kept.append("t.\(quote(stage.name)) <> 143")
         }
+        // Stages belong to a pipeline: one funnel, the busiest pipeline's.
+        var scope = ""
+        if let pipeline = field({ ["CATEGORY_ID", "PIPELINE_ID"].contains($0.crmField.uppercased()) }) {
+            let column = quote(pipeline.name)
+            kept.append(
+                "t.\(column) = (SELECT p.\(column) FROM \(quote(table.name)) p WHERE p.deleted_at IS NULL GROUP BY p.\(column) ORDER BY COUNT(*) DESC, p.\(column) LIMIT 1)")
+            scope = " in the pipeline with the most deals"
+        }
         let sql = """
             SELECT stage, SUM(deals) OVER (ORDER BY position DESC, stage ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW) AS reached FROM (\
             SELECT s."name" AS stage, MIN(s."sort") AS position, COUNT(*) AS deals FROM \(quote(table.name)) t \(join) \
@@ -31,7 +39,7 @@ extension OfflinePlanner {
             """
         return PlannedQuestion(
             title: title, sql: sql, chart: ChartSpec(type: .funnel, x: "stage", y: "reached", title: title),
-            explanation: "Built-in planner: deals of \(table.name) that reached each stage or a later one, stages in the CRM's order, lost deals left out"
+            explanation: "Built-in planner: deals of \(table.name) that reached each stage or a later one\(scope), stages in the CRM's order, lost deals left out"
                 + (intent.since.map { ", created since \($0.ISO8601Format())" } ?? "") + ".")
     }
 

@@ -33,6 +33,8 @@ public enum OfflinePlanner {
         public var conversion = false
         /// The moment the question was asked (the end of the period; the previous period for a KPI's delta).
         public var now = Date()
+        /// The tenant's zone (weekdays and hours are read in it).
+        public var timeZone: TimeZone = .gmt
     }
 
     public static func plan(_ question: String, dictionary: DataDictionary, now: Date = Date(), timeZone: TimeZone = .gmt) throws(SwitchboardError) -> PlannedQuestion {
@@ -52,6 +54,8 @@ public enum OfflinePlanner {
         else if has(text, ["сдел", "deal", "продаж", "sale"]) { entity = .deal }
         else if has(text, ["контакт", "contact", "клиент", "customer"]) { entity = .contact }
         else if has(text, ["компани", "compan"]) { entity = .company }
+        // Funnels, conversion, wins and losses, revenue are about deals even when the question does not say so.
+        else if has(text, ["конверси", "conversion", "воронк", "funnel", "выигр", "проигр", "won", "lost", "выручк", "revenue"]) { entity = .deal }
         else {
             throw SwitchboardError(
                 .unavailable, code: "cannot_answer",
@@ -76,6 +80,7 @@ public enum OfflinePlanner {
         intent.dimension = dimensions.first { has(text, $0.1) }?.0
         intent.since = since(text, now: now, timeZone: timeZone)
         intent.now = now
+        intent.timeZone = timeZone
         intent.conversion = has(text, ["конверси", "conversion", "воронка продаж", "sales funnel", "дошли до", "reached"])
         if has(text, ["день недели", "дням недели", "дни недели", "weekday", "day of week", "тепловая", "heatmap", "по часам", "by hour"]) {
             intent.dimension = .weekdayHour
@@ -160,7 +165,7 @@ public enum OfflinePlanner {
         }
         if intent.dimension == .weekdayHour {
             guard let created else { throw SwitchboardError(.unavailable, code: "cannot_answer", message: "\(table.name) has no date to spread over the week", field: "question") }
-            return heatmap(intent, table: table, created: created, measured: measured, measureName: measureName, conditions: conditions, title: title, postgres: postgres)
+            return heatmap(intent, table: table, created: created, measured: measured, measureName: measureName, conditions: conditions, title: title, postgres: postgres, timeZone: intent.timeZone)
         }
         guard let dimension = intent.dimension else {
             // One number; over a period, with the period before it for comparison.

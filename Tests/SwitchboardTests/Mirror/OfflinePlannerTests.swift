@@ -64,7 +64,24 @@ struct OfflinePlannerTests {
                     backend == .postgres
                         ? "SELECT COUNT(*) FROM amocrm_leads WHERE deleted_at IS NULL AND created_at >= '\(cutoff.ISO8601Format())'"
                         : "SELECT COUNT(*) FROM amocrm_leads WHERE deleted_at IS NULL AND created_at >= '\(String(cutoff.ISO8601Format().prefix(19)).replacingOccurrences(of: "T", with: " "))'")
-                #expect((recent.object["chart"] as? [String: Any])?["type"] as? String == "kpi" && total(recent) == expected, "\(recent.text)")
+                #expect((recent.object["chart"] as? [String: Any])?["type"] as? String == "kpi" && (rows(recent).first?.first as? NSNumber)?.doubleValue == expected, "\(recent.text)")
+                #expect((recent.object["chart"] as? [String: Any])?["compare"] as? String == "previous" && (recent.object["data"] as? [String: Any]).map { "\($0)" }?.contains("previous") == true)
+
+                // Conversion: a funnel whose steps never grow, starting at every deal not lost.
+                let funnel = try await ask("Конверсия по стадиям")
+                let reached = rows(funnel).compactMap { ($0.last as? NSNumber)?.doubleValue }
+                let notLost = try await scalar(
+                    "SELECT COUNT(*) FROM amocrm_leads WHERE deleted_at IS NULL AND status_id <> 143 AND pipeline_id = "
+                        + "(SELECT pipeline_id FROM amocrm_leads WHERE deleted_at IS NULL GROUP BY pipeline_id ORDER BY COUNT(*) DESC, pipeline_id LIMIT 1)")
+                #expect((funnel.object["chart"] as? [String: Any])?["type"] as? String == "funnel" && reached.first == notLost && reached == reached.sorted(by: >), "\(funnel.text) \(notLost)")
+                // Won vs lost, and by month as stacked bars.
+                let outcome = try await ask("выигранные и проигранные сделки")
+                let won = try await scalar("SELECT COUNT(*) FROM amocrm_leads WHERE deleted_at IS NULL AND status_id = 142")
+                #expect((outcome.object["chart"] as? [String: Any])?["type"] as? String == "donut" && total(outcome) == 150)
+                #expect(rows(outcome).first { $0.first as? String == "Выиграна" }.flatMap { ($0.last as? NSNumber)?.doubleValue } ?? 0 == won, "\(outcome.text)")
+                let stacked = try await ask("won vs lost deals by month")
+                #expect((stacked.object["chart"] as? [String: Any])?["type"] as? String == "stacked_bar" && (stacked.object["chart"] as? [String: Any])?["series"] as? String == "result")
+                #expect(total(stacked) == 150, "\(stacked.text)")
 
                 let average = try await ask("average deal amount by pipeline")
                 #expect(average.status == .ok && rows(average).contains { $0.first as? String == "Воронка" })
