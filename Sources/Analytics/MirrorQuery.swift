@@ -139,6 +139,10 @@ public enum MirrorQuery {
             throw SwitchboardError.invalid("sql", "the database refused the query: \(message)", code: "sql_error")
         }
         let columns = rows.first?.allColumns ?? []
+        // Cells are read by column name: two columns with one name would show the first one's values twice.
+        if let twice = columns.first(where: { name in columns.filter { $0 == name }.count > 1 }) {
+            throw SwitchboardError.invalid("sql", "two result columns are named '\(twice)': give each its own name with AS", code: "sql_error")
+        }
         let values = try rows.prefix(limit).map { row in try columns.map { try value(row, $0, backend: backend) } }
         return (columns, values, rows.count > limit)
     }

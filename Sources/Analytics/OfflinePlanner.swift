@@ -49,7 +49,7 @@ public enum OfflinePlanner {
     public static func understand(_ question: String, now: Date = Date(), timeZone: TimeZone = .gmt) throws(SwitchboardError) -> Intent {
         let text = question.lowercased().replacingOccurrences(of: "ё", with: "е")
         let entity: Entity
-        if has(text, ["звонк", "звонок", "вызов", "call"]) { entity = .call }
+        if has(text, ["звонк", "звонок", "вызов", "разговор", "call", "talk time"]) { entity = .call }
         else if has(text, ["лид", "lead", "заявк"]) { entity = .lead }
         else if has(text, ["сдел", "deal", "продаж", "sale"]) { entity = .deal }
         else if has(text, ["контакт", "contact", "клиент", "customer"]) { entity = .contact }
@@ -71,8 +71,9 @@ public enum OfflinePlanner {
             (.pipeline, ["воронк", "pipeline", "funnel"]),
             (.stage, ["стади", "этап", "статус", "stage", "status"]),
             (.source, ["источник", "канал", "utm", "source", "channel"]),
-            (.outcome, ["результат", "исход", "outcome", "result"]),
+            // Direction before outcome: «исходящие» also starts like «исход».
             (.direction, ["направлен", "входящ", "исходящ", "direction", "inbound", "outbound"]),
+            (.outcome, ["результат", "исход", "outcome", "result"]),
             (.day, ["по дням", "в день", "ежедневн", "by day", "per day", "daily"]),
             (.week, ["по недел", "в неделю", "by week", "per week", "weekly"]),
             (.month, ["по месяц", "в месяц", "помесячн", "by month", "per month", "monthly"]),
@@ -254,7 +255,7 @@ public enum OfflinePlanner {
             } else {
                 switch dimension {
                 case .day: expression = "strftime('%Y-%m-%d', \(column))"
-                case .week: expression = "date(\(column), 'weekday 1', '-7 days')"
+                case .week: expression = "date(\(column), '-6 days', 'weekday 1')"
                 default: expression = "strftime('%Y-%m-01', \(column))"
                 }
             }

@@ -10,6 +10,6 @@ struct Switchboard: AsyncParsableCommand {
         version: SwitchboardVersion.current,
         subcommands: [
             Serve.self, Worker.self, Demo.self, Migrate.self, TenantCommand.self, IntegrationCommand.self, UserCommand.self,
-            CallsCommand.self, SyncCommand.self, DictionaryCommand.self, AuthCommand.self, OpenAPICommand.self, Bench.self,
+            CallsCommand.self, SyncCommand.self, DictionaryCommand.self, AskCommand.self, AuthCommand.self, OpenAPICommand.self, Bench.self,
         ])
 }
