@@ -1,3 +1,4 @@
+import Analytics
 import ArgumentParser
 import AsyncHTTPClient
 import Foundation
@@ -30,7 +31,7 @@ struct Demo: AsyncParsableCommand {
         // The demo never touches DATABASE_URL: it is always the embedded SQLite.
         var environment = ProcessInfo.processInfo.environment
         environment["DATABASE_URL"] = nil
-        let runtime = try await Runtime.make(storage: storage, serve: serve, environment: environment)
+        let baseRuntime = try await Runtime.make(storage: storage, serve: serve, environment: environment)
         let seeded = DemoSeed.Box()
         let (check, mirrorURL) = (check, mirrorURL)
         // The emulated RetailCRM account and PBX (Sandbox): never a real CRM or phone system.
@@ -45,15 +46,27 @@ struct Demo: AsyncParsableCommand {
             let number = (action["Channel"] ?? "").split(separator: "/").last.map(String.init) ?? "101"
             return PBXScenarios.clickToCall(id: Date().timeIntervalSince1970, extension: number, customer: action["Exten"] ?? "+79161234567", talk: 5)
         }
+        // The Sandbox's OpenAI-compatible fake model, unless OPENAI_BASE_URL / OPENAI_API_KEY name a real one.
+        let llm = FakeLLM(apiKey: "sk-sandbox")
+        let analytics = DemoAnalytics.ServicesBox()
+        await llm.setBrain(DemoAnalytics.brain(analytics))
+        let realLLM = baseRuntime.llm != nil
+        try await SandboxServer.withLLM(llm) { llmBase in
+        var runtime = baseRuntime
+        if !realLLM { runtime.llm = LLMSettings(baseURL: llmBase, apiKey: "sk-sandbox", timeout: .seconds(10)) }
+        let llmBaseShown = realLLM ? (runtime.llm?.baseURL ?? "") : llmBase + " (Sandbox fake model)"
+        let serving = runtime
         try await PBXSimulator.run(pbx) { pbxPort in
             try await SandboxServer.withRetailCRM(retailCRM) { retailCRMBase in
               try await SandboxServer.withBitrix24(bitrix24) { bitrix24Base in
                try await SandboxServer.withAmoCRM(amoCRM) { amoCRMBase in
                 try await ServerRunner.run(
-                    runtime: runtime,
+                    runtime: serving,
                     prepare: { services in
                         seeded.value = try await DemoSeed.seed(
                             services, retailCRM: retailCRMBase, pbxPort: pbxPort, bitrix24: bitrix24Base, portal: bitrix24, amoCRM: amoCRMBase, account: amoCRM)
+                        analytics.value = (services, seeded.value.tenantID)
+                        if !seeded.value.reused { try await DemoAnalytics.seedCallHistory(services, tenantID: seeded.value.tenantID) }
                         if let mirrorURL {
                             // Checked like any tenant's address: a bad one stops the demo with the field named.
                             _ = try await services.stores.integrations.save(
@@ -77,6 +90,8 @@ struct Demo: AsyncParsableCommand {
                             await DemoSeed.startMirror(services, seeded: seeded.value)
                             await DemoSeed.placeSampleCalls(base: base, pbxToken: seeded.value.pbxToken)
                             await DemoSeed.createSamplePeople(base: base, seeded: seeded.value)
+                            let tenantID = seeded.value.tenantID
+                            Task { await DemoAnalytics.buildDashboard(services, tenantID: tenantID) }
                             // And one call seen over AMI, once the PBX connection is up.
                             Task {
                                 for _ in 0..<50 where await pbx.connectedSessions == 0 { try? await Task.sleep(for: .milliseconds(200)) }
@@ -85,12 +100,13 @@ struct Demo: AsyncParsableCommand {
                         }
                         DemoSeed.printGuide(
                             seeded.value, base: base, retailCRM: retailCRMBase, bitrix24: bitrix24Base, amoCRM: amoCRMBase, pbxPort: pbxPort, dataDir: directory,
-                            health: check ? health : nil, accountURL: accountURL, mirrorURL: mirrorURL)
+                            health: check ? health : nil, accountURL: accountURL, mirrorURL: mirrorURL, llm: llmBaseShown)
                     },
                     exitWhenReady: check)
                }
               }
             }
+        }
         }
     }
 }

@@ -218,7 +218,7 @@ enum DemoSeed {
 
     static func printGuide(
         _ seeded: Seeded, base: String, retailCRM: String, bitrix24: String, amoCRM: String, pbxPort: Int, dataDir: String, health: String?,
-        accountURL: String?, mirrorURL: String?
+        accountURL: String?, mirrorURL: String?, llm: String
     ) {
         let tenant = seeded.tenant
         // The mirror is queried where it lives: the tenant's SQLite file, or the PostgreSQL given with --mirror-url.
@@ -304,6 +304,14 @@ enum DemoSeed {
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/charts/ask -d '{"question":"Сумма сделок по стадиям"}'
               curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/charts/ask -d '{"question":"deals by manager over the last 3 months"}'
               # then open the answer's links.svg, e.g. curl -s -H 'Authorization: Bearer …' \(base)/api/v1/tenants/\(tenant)/charts/<id>.svg?theme=dark > chart.svg
+              # The LLM planner talks to \(llm); "planner":"built-in" skips it, "llm" insists on it:
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/charts/ask -d '{"question":"Конверсия по стадиям","planner":"llm"}'
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/charts/ask -d '{"question":"Звонки по дням недели и часам"}'   # heatmap over 90 days of call history
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/llm/usage   # tokens per day
+              swift run switchboard ask \(tenant) "Выигранные и проигранные сделки по месяцам" --data-dir \(dataDir)   # drawn in the terminal
+              swift run switchboard ask \(tenant) "calls by outcome" --format svg --out calls.svg --data-dir \(dataDir)
+              curl -s -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/dashboards   # a sample dashboard appears once the mirror has synced (about a minute)
+              curl -s -X POST -H 'Authorization: Bearer \(seeded.apiToken)' \(base)/api/v1/tenants/\(tenant)/dashboards/<id>/share -d '{"days":7}'   # a read-only link: open \(base)<path>
               curl -s \(base)/openapi.json
 
 
