@@ -436,7 +436,15 @@ public enum ChartRenderer {
 
     static func truncate(_ text: String, _ limit: Int) -> String { text.count <= limit ? text : String(text.prefix(Swift.max(limit - 1, 1))) + "…" }
 
-    static func fmt(_ value: Double) -> String { String(format: "%.1f", value.isFinite ? value : 0) }
+    /// A coordinate to one decimal. By hand, not `String(format:)`: a 10,000-point line formats 20,000 of them.
+    static func fmt(_ value: Double) -> String {
+        guard value.isFinite else { return "0.0" }
+        let tenths = (value * 10).rounded()
+        guard abs(tenths) < 1e15 else { return String(format: "%.1f", value) }
+        let scaled = Int64(tenths)
+        let magnitude = scaled.magnitude
+        return (scaled < 0 ? "-" : "") + String(magnitude / 10) + "." + String(magnitude % 10)
+    }
 
     static func escape(_ text: String) -> String {
         var out = ""

@@ -171,12 +171,42 @@ public enum OpenAPIDocument {
             tag: "sync", auth: .tenant, body: object(["sql": "string", "limit": "integer"])),
         .init(
             method: "post", path: "/api/v1/tenants/{tenant}/charts/ask",
-            summary: "A question (RU or EN) → SQL by the built-in planner → guarded run → {title, sql, chart, data, explanation}; 503 cannot_answer says what it can do",
-            tag: "sync", auth: .tenant, body: object(["question": "string", "chart_type": "string"])),
+            summary: "A question (RU or EN) → SQL by the LLM planner (when OPENAI_* is set) or the built-in one → guarded run → {id, title, sql, chart, data, explanation, planner, usage?, repairs?, fallback_reason?}; 503 cannot_answer says what it can do",
+            tag: "charts", auth: .tenant, body: object(["question": "string", "chart_type": "string", "planner": "string"], required: ["question"])),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/charts", summary: "The tenant's asked charts, newest first (?limit=)", tag: "charts", auth: .tenant),
         .init(
             method: "get", path: "/api/v1/tenants/{tenant}/charts/{file}",
             summary: "An asked chart as <id>.svg (?theme=dark, ?lang=en), .png (needs rsvg-convert), .json, .csv, .md or .vl.json (Vega-Lite)",
-            tag: "sync", auth: .tenant),
+            tag: "charts", auth: .tenant),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/chart-examples",
+            summary: "Save a good question → SQL pair ({question, sql} or {chart_id}) as an example for the LLM planner; the SQL must pass the guard and run",
+            tag: "charts", auth: .tenant, body: object(["question": "string", "sql": "string", "chart_id": "string"]), success: 201),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/chart-examples", summary: "The tenant's saved examples", tag: "charts", auth: .tenant),
+        .init(method: "delete", path: "/api/v1/tenants/{tenant}/chart-examples/{id}", summary: "Forget an example", tag: "charts", auth: .tenant, success: 204),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/llm/usage", summary: "The language model in use and its tokens per day (?days=30)", tag: "charts", auth: .tenant),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/dashboards", summary: "Create a dashboard {name, layout?, refresh_minutes?}",
+            tag: "charts", auth: .tenant, body: object(["name": "string", "layout": "array", "refresh_minutes": "integer"], required: ["name"]), success: 201),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/dashboards", summary: "The tenant's dashboards", tag: "charts", auth: .tenant),
+        .init(method: "get", path: "/api/v1/tenants/{tenant}/dashboards/{id}", summary: "A dashboard with its charts' links, refresh times and errors", tag: "charts", auth: .tenant),
+        .init(
+            method: "patch", path: "/api/v1/tenants/{tenant}/dashboards/{id}",
+            summary: "Rename, lay out (12-column grid of {chart_id, x, y, w, h}, no overlaps) or reschedule (refresh_minutes 5–10080 or null)",
+            tag: "charts", auth: .tenant, body: object(["name": "string", "layout": "array", "refresh_minutes": "integer"])),
+        .init(method: "delete", path: "/api/v1/tenants/{tenant}/dashboards/{id}", summary: "Delete a dashboard (its charts stay)", tag: "charts", auth: .tenant, success: 204),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/dashboards/{id}/charts",
+            summary: "Put a saved chart ({chart_id}) or a new question's chart ({question, chart_type?}) in the first free place (w × h, default 6 × 4)",
+            tag: "charts", auth: .tenant, body: object(["chart_id": "string", "question": "string", "chart_type": "string", "w": "integer", "h": "integer"]), success: 201),
+        .init(method: "post", path: "/api/v1/tenants/{tenant}/dashboards/{id}/refresh", summary: "Run every chart's SQL again now", tag: "charts", auth: .tenant),
+        .init(
+            method: "post", path: "/api/v1/tenants/{tenant}/dashboards/{id}/share", summary: "A signed read-only link {url, path, expires_at} valid {days} (1–365, default 30)",
+            tag: "charts", auth: .tenant, body: object(["days": "integer"]), success: 201),
+        .init(method: "delete", path: "/api/v1/tenants/{tenant}/dashboards/{id}/share", summary: "Revoke every share link of the dashboard", tag: "charts", auth: .tenant, success: 204),
+        .init(
+            method: "get", path: "/share/dashboards/{token}", summary: "A shared dashboard: a page of SVG charts on its grid (?lang=en, ?theme=dark, ?format=json); 404 when invalid, expired or revoked",
+            tag: "charts", auth: .none),
         .init(
             method: "post", path: "/api/v1/tenants/{tenant}/crm/sync-pipelines",
             summary: "Seed 000: queue crm.sync-pipelines (pipelines, statuses, users into the mirror) and get its job id (?integration=amocrm|bitrix24)",

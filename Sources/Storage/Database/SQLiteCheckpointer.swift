@@ -34,6 +34,8 @@ struct SQLiteCheckpointer: Sendable {
             connection = try await SQLiteConnection.open(
                 storage: .file(path: path), threadPool: threads, logger: logger, on: MultiThreadedEventLoopGroup.singleton.any())
         } catch {
+            // Cancelled while opening: the database is closing anyway (a short-lived mirror connection).
+            if error is CancellationError || Task.isCancelled { return }
             logger.error("sqlite checkpointer cannot open the database; the WAL is checkpointed when the database closes", metadata: ["error": "\(error)"])
             return
         }

@@ -11,7 +11,7 @@ import Synchronization
 /// `switchboard bench …` — repeatable measurements (run with `-c release`).
 struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Benchmarks; build with `swift run -c release switchboard bench …`.", subcommands: [BenchJobs.self, BenchIngest.self, BenchSync.self, BenchPeople.self, BenchAmoCRM.self])
+        abstract: "Benchmarks; build with `swift run -c release switchboard bench …`.", subcommands: [BenchJobs.self, BenchIngest.self, BenchSync.self, BenchPeople.self, BenchAmoCRM.self, BenchCharts.self])
 }
 
 /// `bench jobs`: enqueue and enqueue→complete throughput, and pickup latency with idle workers.
