@@ -71,12 +71,8 @@ extension ChartRenderer {
 
     /// Bars side by side per category, one colour per series; negative values hang below the zero line.
     static func groupedBar(_ context: Context) -> String {
-        let grid = context.grid()
-        let all = grid.all
-        guard !grid.categories.isEmpty, !all.isEmpty else { return empty(context.palette) }
-        let frame = context.frame(legendRows: legendRows(grid))
-        let axis = Axis(lower: Swift.min(0, all.min() ?? 0), upper: Swift.max(0, all.max() ?? 0))
-        var out = valueAxis(axis, frame: frame, context: context) + legend(grid, context: context)
+        guard let (grid, frame, axis, start) = seriesCanvas(context) else { return empty(context.palette) }
+        var out = start
         let slot = frame.w / Double(grid.categories.count)
         let group = slot * 0.8
         let sub = group / Double(Swift.max(grid.series.count, 1))

@@ -35,12 +35,8 @@ extension ChartRenderer {
     /// One line (or translucent area) per series over the shared categories; a series missing a category
     /// breaks there instead of drawing through it.
     static func multiLine(_ context: Context, filled: Bool) -> String {
-        let grid = context.grid()
-        let all = grid.all
-        guard !grid.categories.isEmpty, !all.isEmpty else { return empty(context.palette) }
-        let frame = context.frame(legendRows: legendRows(grid))
-        let axis = Axis(lower: Swift.min(0, all.min() ?? 0), upper: Swift.max(0, all.max() ?? 0))
-        var out = valueAxis(axis, frame: frame, context: context) + legend(grid, context: context)
+        guard let (grid, frame, axis, start) = seriesCanvas(context) else { return empty(context.palette) }
+        var out = start
         let count = grid.categories.count
         let step = count > 1 ? frame.w / Double(count - 1) : 0
         func x(_ index: Int) -> Double { frame.x + (count > 1 ? step * Double(index) : frame.w / 2) }
@@ -144,5 +140,16 @@ extension ChartRenderer {
             }
         }
         return out
+    }
+
+    /// What grouped bars and multi-series lines share: the category × series grid, the frame under the
+    /// legend, a value axis from zero, and the axis and legend drawn; nil when there is nothing to draw.
+    static func seriesCanvas(_ context: Context) -> (Grid, Frame, Axis, String)? {
+        let grid = context.grid()
+        let all = grid.all
+        guard !grid.categories.isEmpty, !all.isEmpty else { return nil }
+        let frame = context.frame(legendRows: legendRows(grid))
+        let axis = Axis(lower: Swift.min(0, all.min() ?? 0), upper: Swift.max(0, all.max() ?? 0))
+        return (grid, frame, axis, valueAxis(axis, frame: frame, context: context) + legend(grid, context: context))
     }
 }
