@@ -41,7 +41,10 @@ public enum ChartRenderer {
     public static func svg(_ spec: ChartSpec, columns: [String], rows: [[JSONValue]], theme: Theme = .light, locale: String = "ru") -> String {
         let palette = Palette.of(theme)
         let subtitle = spec.subtitle?.trimmingCharacters(in: .whitespacesAndNewlines) ?? ""
-        let context = Context(spec: spec, columns: columns, rows: rows, palette: palette, locale: locale, top: subtitle.isEmpty ? 64 : 84)
+        let xIndex = spec.x.flatMap { columns.firstIndex(of: $0) }
+        let context = Context(
+            spec: spec, columns: columns, rows: rows, palette: palette, locale: locale, top: subtitle.isEmpty ? 64 : 84,
+            dates: DateLabels.detect(rows.map { row in xIndex.flatMap { row.indices.contains($0) ? row[$0].stringValue : nil } }))
         let body: String
         if rows.isEmpty {
             body = empty(palette)
@@ -115,6 +118,8 @@ public enum ChartRenderer {
         let locale: String
         /// The first free y under the title (and the subtitle when there is one).
         let top: Double
+        /// How the x column's dates read (`мар 2026`, `3 мар`), when every x value is a date.
+        let dates: DateLabels?
 
         var format: ChartSpec.ValueFormat { spec.format ?? .number }
         var russian: Bool { locale.hasPrefix("ru") }
@@ -138,7 +143,9 @@ public enum ChartRenderer {
 
         /// A cell as a label; the row's number (1-based) when the column is missing.
         func label(_ row: [JSONValue], _ index: Int?, fallback: Int) -> String {
-            cell(row, index).map(ChartRenderer.text) ?? String(fallback + 1)
+            guard let text = cell(row, index).map(ChartRenderer.text) else { return String(fallback + 1) }
+            if let dates, index == xIndex { return dates.format(text, russian: russian) }
+            return text
         }
 
         /// The value as the chart's format reads it, in full (tooltips, labels).
@@ -475,5 +482,57 @@ public enum ChartRenderer {
         let share = t.isFinite ? Swift.min(Swift.max(t, 0), 1) : 0
         let (a, b) = (channels(from), channels(to))
         return "#" + zip(a, b).map { String(format: "%02x", Int((($0 + ($1 - $0) * share)).rounded())) }.joined()
+    }
+}
+
+/// Dates on a chart's x axis in the reader's language: month buckets (`2026-03-01`) as `мар 2026` /
+/// `Mar 2026`, days as `3 мар` / `Mar 3` (with the year when the days span several).
+struct DateLabels: Sendable {
+    enum Style: Sendable { case month, day }
+    let style: Style
+    let withYear: Bool
+
+    static let russian = ["янв", "фев", "мар", "апр", "май", "июн", "июл", "авг", "сен", "окт", "ноя", "дек"]
+    static let english = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+
+    /// `(year, month, day)` of a `YYYY-MM-DD` text (a time after it is allowed), else nil.
+    static func parts(_ text: String) -> (Int, Int, Int)? {
+        let utf8 = Array(text.utf8.prefix(10))
+        guard utf8.count == 10, utf8[4] == UInt8(ascii: "-"), utf8[7] == UInt8(ascii: "-") else { return nil }
+        if text.utf8.count > 10, !(text.utf8.count >= 16 && [UInt8(ascii: " "), UInt8(ascii: "T")].contains(Array(text.utf8)[10])) { return nil }
+        func number(_ range: Range<Int>) -> Int? {
+            var value = 0
+            for byte in utf8[range] {
+                guard (48...57).contains(byte) else { return nil }
+                value = value * 10 + Int(byte - 48)
+            }
+            return value
+        }
+        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10), (1...12).contains(month), (1...31).contains(day) else { return nil }
+        return (year, month, day)
+    }
+
+    /// The style when every value is a date; nil otherwise (or when there are no values).
+    static func detect(_ values: [String?]) -> DateLabels? {
+        guard !values.isEmpty else { return nil }
+        var years: Set<Int> = []
+        var firstOfMonth = true
+        for value in values {
+            guard let value, let (year, _, day) = parts(value) else { return nil }
+            years.insert(year)
+            if day != 1 || value.utf8.count > 10 { firstOfMonth = false }
+        }
+        return DateLabels(style: firstOfMonth && values.count > 1 ? .month : .day, withYear: years.count > 1)
+    }
+
+    func format(_ text: String, russian: Bool) -> String {
+        guard let (year, month, day) = Self.parts(text) else { return text }
+        let name = (russian ? Self.russian : Self.english)[month - 1]
+        switch style {
+        case .month: return "\(name) \(year)"
+        case .day:
+            let base = russian ? "\(day) \(name)" : "\(name) \(day)"
+            return withYear ? base + " \(year)" : base
+        }
     }
 }

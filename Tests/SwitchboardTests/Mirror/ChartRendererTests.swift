@@ -398,3 +398,19 @@ struct ChartRendererTests {
         #expect(subtitled.objectValue?["encoding"]?.objectValue?["x"]?.objectValue?["type"] == "temporal")
     }
 }
+
+extension ChartRendererTests {
+    @Test("dates on the x axis read as «мар 2026» / «Mar 2026» for months and «3 мар» / «Mar 3» for days")
+    func dateLabels() {
+        let months: [[JSONValue]] = [["2026-02-01", 5], ["2026-03-01", 7], ["2026-04-01", 2]]
+        let monthly = ChartRenderer.svg(ChartSpec(type: .line, x: "month", y: "count", title: "По месяцам"), columns: ["month", "count"], rows: months)
+        #expect(monthly.contains("мар 2026") && !monthly.contains("2026-03-01"))
+        let english = ChartRenderer.svg(ChartSpec(type: .bar, x: "month", y: "count", title: "Monthly"), columns: ["month", "count"], rows: months, locale: "en")
+        #expect(english.contains("Mar 2026"))
+        let days: [[JSONValue]] = [["2026-03-02", 1], ["2026-03-03", 4]]
+        let daily = ChartRenderer.svg(ChartSpec(type: .line, x: "day", y: "count", title: "По дням"), columns: ["day", "count"], rows: days)
+        #expect(daily.contains("3 мар") && !daily.contains("2026-03-03"))
+        let mixed: [[JSONValue]] = [["2026-03-02", 1], ["Переговоры", 4]]
+        #expect(ChartRenderer.svg(ChartSpec(type: .bar, x: "stage", y: "count", title: "x"), columns: ["stage", "count"], rows: mixed).contains("2026-03-02"))
+    }
+}
