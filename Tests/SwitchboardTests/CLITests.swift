@@ -1,5 +1,8 @@
 import Foundation
+import Mirror
+import Sandbox
 import Storage
+import SwitchboardCore
 import Testing
 
 @Suite("The switchboard command line")
@@ -92,5 +95,45 @@ struct CLITests {
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("Health check: HTTP 200"), "\(result.stdout)")
         #expect(result.stdout.contains("Tenant API token sbt_"))
+    }
+}
+
+extension CLITests {
+    @Test("ask draws in the terminal, writes SVG, and --eval scores a question set (failing below --min-score)")
+    func ask() async throws {
+        let directory = TestSupport.temporaryDirectory()
+        let created = try await CommandRunner.run(["tenant", "create", "acme", "--json", "--data-dir", directory])
+        let tenantID = try #require((try JSONSerialization.jsonObject(with: Data(created.stdout.utf8)) as? [String: String])?["id"])
+        // A call log in the tenant's mirror, written the way the server does.
+        let location = try DatabaseLocation.resolve(databaseURL: nil, dataDir: directory)
+        try await Database.withDatabase(location, logger: TestSupport.logger) { database in
+            let secrets = try SecretBox.load(base64Key: nil, previous: [], dataDir: directory, logger: TestSupport.logger)
+            let now = Date.storageNow
+            let calls = CallHistoryGenerator.calls(count: 120, days: 20, extensions: ["101", "102"], seed: 3, now: now).map {
+                CallRecord(id: Identifiers.newID(), tenantID: tenantID, source: .download, progress: .completed, dialSeen: true, call: $0, createdAt: now, updatedAt: now)
+            }
+            try await CallRepository(database).save(calls)
+            _ = try await CallLogMirror(database: database, integrations: IntegrationRepository(database, secrets: secrets)).copy(tenantID: tenantID)
+        }
+        let drawn = try await CommandRunner.run(["ask", "acme", "calls by outcome", "--data-dir", directory])
+        #expect(drawn.status == 0 && drawn.stdout.contains("█") && drawn.stdout.contains("answered") && drawn.stdout.contains("SQL: SELECT"), "\(drawn.stderr)")
+        let file = directory + "/calls.svg"
+        let svg = try await CommandRunner.run(["ask", "acme", "Звонки по менеджерам", "--format", "svg", "--out", file, "--data-dir", directory])
+        #expect(svg.status == 0 && (try? String(contentsOfFile: file, encoding: .utf8))?.hasPrefix("<svg") == true)
+
+        let set = directory + "/set.json"
+        try Data(#"""
+            {"questions": [
+              {"question": "calls by outcome", "expected_sql": "SELECT outcome, COUNT(*) FROM switchboard_calls WHERE deleted_at IS NULL GROUP BY outcome", "expected_chart": "pie"},
+              {"question": "Сколько пропущенных звонков?", "expected_sql": "SELECT COUNT(*) FROM switchboard_calls WHERE outcome IN ('no_answer', 'abandoned')", "expected_chart": "kpi"},
+              {"question": "calls by direction", "expected_sql": "SELECT direction, COUNT(*) + 1 FROM switchboard_calls GROUP BY direction"}
+            ]}
+            """#.utf8).write(to: URL(fileURLWithPath: set))
+        let scored = try await CommandRunner.run(["ask", "acme", "--eval", set, "--data-dir", directory])
+        #expect(scored.status == 0 && scored.stdout.contains("2 of 3 questions") && scored.stdout.contains("✘ calls by direction"), "\(scored.stdout) \(scored.stderr)")
+        let strict = try await CommandRunner.run(["ask", "acme", "--eval", set, "--min-score", "0.9", "--format", "json", "--data-dir", directory])
+        #expect(strict.status != 0 && strict.stdout.contains(#""matched":2"#))
+        let bad = try await CommandRunner.run(["ask", "acme", "x", "--data-dir", directory])
+        #expect(bad.status != 0 && bad.stderr.contains("3–500"))
     }
 }
